@@ -1,0 +1,1 @@
+"""Marketing attribution: touches (UTM parameters, ad click IDs), funnel events, webhooks."""

@@ -1,0 +1,1 @@
+"""Guest booking: the Zenoti client, widgets, booking sessions and the guest funnel."""

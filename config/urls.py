@@ -1,0 +1,11 @@
+"""Root URLconf: each app owns its routes."""
+
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="tenants-org-picker", permanent=False)),
+    path("admin/", admin.site.urls),
+    path("", include("tenants.urls")),
+]

@@ -1,0 +1,1 @@
+"""Tenancy: organizations, agencies, members and roles, Zenoti centers, organization settings."""

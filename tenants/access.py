@@ -1,0 +1,112 @@
+"""Access helpers: resolve the organization (or agency) from the URL and the caller's role.
+
+Outsiders get 404 — an organization's existence is not confirmed to them — and members
+without the needed role get 403. Every tenant-owned lookup goes through `org_object`, which
+puts the organization into the query itself.
+"""
+
+from dataclasses import dataclass
+from functools import wraps
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+
+from tenants.models import Agency, AgencyMembership, Membership, Organization, Role
+
+# Agency staff act in their client organizations with this role.
+AGENCY_ROLE = Role.MANAGER
+
+
+@dataclass(frozen=True)
+class Access:
+    organization: Organization
+    role: Role
+    via_agency: bool = False
+
+    def can(self, role):
+        return self.role.at_least(role)
+
+
+def organization_access(user, org_slug):
+    """The user's access to the organization with this slug, or None for outsiders."""
+    if not user.is_authenticated:
+        return None
+    membership = (
+        Membership.objects.select_related("organization__agency")
+        .filter(user=user, organization__slug=org_slug)
+        .first()
+    )
+    if membership:
+        return Access(membership.organization, Role(membership.role))
+    organization = (
+        Organization.objects.select_related("agency")
+        .filter(slug=org_slug, agency__memberships__user=user)
+        .first()
+    )
+    if organization:
+        return Access(organization, AGENCY_ROLE, via_agency=True)
+    return None
+
+
+def org_member_required(role=Role.VIEWER):
+    """View decorator for /app/<org>/…: sets request.organization and request.access.
+
+    The view receives the Organization instead of the slug.
+    """
+
+    def decorator(view):
+        @login_required
+        @wraps(view)
+        def wrapper(request, org, *args, **kwargs):
+            access = organization_access(request.user, org)
+            if access is None:
+                raise Http404("No such organization.")
+            if not access.can(role):
+                raise PermissionDenied(f"This needs the {Role(role).label.lower()} role.")
+            request.organization = access.organization
+            request.access = access
+            return view(request, access.organization, *args, **kwargs)
+
+        wrapper.required_role = Role(role)
+        return wrapper
+
+    return decorator
+
+
+def org_object(model, organization, **lookup):
+    """Fetch a tenant-owned row with the organization inside the lookup, or 404."""
+    return get_object_or_404(model, organization=organization, **lookup)
+
+
+def agency_member_required(view):
+    """View decorator for /agency/<agency>/…: the view receives the Agency."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request, agency, *args, **kwargs):
+        membership = (
+            AgencyMembership.objects.select_related("agency")
+            .filter(user=request.user, agency__slug=agency)
+            .first()
+        )
+        if membership is None:
+            raise Http404("No such agency.")
+        request.agency = membership.agency
+        return view(request, membership.agency, *args, **kwargs)
+
+    return wrapper
+
+
+def organizations_for(user):
+    """Every organization the user reaches, directly or through an agency."""
+    return (
+        Organization.objects.filter(memberships__user=user)
+        .union(Organization.objects.filter(agency__memberships__user=user))
+        .order_by("name")
+    )
+
+
+def agencies_for(user):
+    return Agency.objects.filter(memberships__user=user).order_by("name")

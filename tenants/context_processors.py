@@ -1,0 +1,22 @@
+"""Template context for the dashboard shell (organization switcher, key-expiry banner)."""
+
+from django.utils.functional import SimpleLazyObject
+
+from tenants.access import agencies_for, organizations_for
+from tenants.models import Center
+
+
+def shell(request):
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    ctx = {
+        "user_organizations": SimpleLazyObject(lambda: list(organizations_for(user))),
+        "user_agencies": SimpleLazyObject(lambda: list(agencies_for(user))),
+    }
+    organization = getattr(request, "organization", None)
+    if organization is not None:
+        ctx["key_expiry_centers"] = SimpleLazyObject(
+            lambda: list(Center.objects.filter(organization=organization).key_expiring())
+        )
+    return ctx

@@ -1,0 +1,124 @@
+"""Load the demo agency, organizations, users, centers and referral rules. Safe to re-run."""
+
+from datetime import timedelta
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from tenants.models import (
+    Agency,
+    AgencyMembership,
+    Center,
+    Membership,
+    Organization,
+    ReferralRule,
+    Role,
+    User,
+)
+
+DEMO_PASSWORD = "chairfill-demo"
+# Until the Zenoti sandbox is mounted, demo centers point at where it will live.
+SANDBOX_API_URL = "http://127.0.0.1:8000/sandbox/zenoti/v1"
+
+USERS = [
+    # email, full name, organization slug (None = agency), role
+    ("owner@lumen.example", "Olivia Park", "lumen", Role.OWNER),
+    ("manager@lumen.example", "Marco Diaz", "lumen", Role.MANAGER),
+    ("viewer@lumen.example", "Vera Chen", "lumen", Role.VIEWER),
+    ("owner@willow.example", "Wendy Shaw", "willow", Role.OWNER),
+    ("ana@glowgrowth.example", "Ana Agency", None, None),
+]
+
+ORGANIZATIONS = [
+    {
+        "slug": "lumen",
+        "name": "Lumen Hair & Spa",
+        "timezone": "America/New_York",
+        "display_name": "Lumen Hair & Spa",
+        "brand_color": "#7c3aed",
+        "accent_color": "#f59e0b",
+        "default_referral_source_id": "5d0c3e5a-8a0f-4d57-9d1f-000000000001",
+        "default_referral_source_label": "Website",
+        "referral_source_required": True,
+        "centers": [
+            ("0f1a5c52-2a35-4b1c-9a37-6a1d1e4f0a01", "Lumen SoHo", "America/New_York", 300),
+            ("0f1a5c52-2a35-4b1c-9a37-6a1d1e4f0a02", "Lumen Santa Monica", "America/Los_Angeles", 300),
+        ],
+        "rules": [
+            ("utm_source", "equals", "google", "5d0c3e5a-8a0f-4d57-9d1f-000000000002", "Google Ads"),
+            ("click_network", "equals", "meta", "5d0c3e5a-8a0f-4d57-9d1f-000000000003", "Facebook & Instagram"),
+            ("utm_source", "contains", "insta", "5d0c3e5a-8a0f-4d57-9d1f-000000000003", "Facebook & Instagram"),
+            ("referrer_domain", "contains", "yelp.com", "5d0c3e5a-8a0f-4d57-9d1f-000000000004", "Yelp"),
+        ],
+    },
+    {
+        "slug": "willow",
+        "name": "Willow Med Spa",
+        "timezone": "America/Chicago",
+        "display_name": "",
+        "brand_color": "#0f766e",
+        "accent_color": "#e11d48",
+        "default_referral_source_id": "",
+        "default_referral_source_label": "",
+        "referral_source_required": False,
+        # Key expiring soon: shows the renewal banner in the demo.
+        "centers": [("7b2e9d10-5c44-4f0e-8d6b-3c2a1b0e9f01", "Willow Uptown", "America/Chicago", 21)],
+        "rules": [],
+    },
+]
+
+
+class Command(BaseCommand):
+    help = "Create (or refresh) the demo agency, organizations and users; prints how to sign in."
+
+    @transaction.atomic
+    def handle(self, *args, **options):
+        agency, _ = Agency.objects.update_or_create(
+            slug="glow-growth", defaults={"name": "Glow Growth Agency"}
+        )
+        organizations = {}
+        for spec in ORGANIZATIONS:
+            spec = dict(spec)
+            centers, rules = spec.pop("centers"), spec.pop("rules")
+            org, _ = Organization.objects.update_or_create(
+                slug=spec.pop("slug"), defaults={**spec, "agency": agency}
+            )
+            organizations[org.slug] = org
+            today = timezone.localdate()
+            for zenoti_id, name, tz, key_days in centers:
+                center = Center.objects.filter(organization=org, zenoti_center_id=zenoti_id).first()
+                if center is None:
+                    center = Center(organization=org, zenoti_center_id=zenoti_id)
+                center.name, center.timezone = name, tz
+                center.api_base_url = SANDBOX_API_URL
+                center.api_key = f"demo-key-{zenoti_id[-4:]}"
+                center.api_key_expires_on = today + timedelta(days=key_days)
+                center.save()
+            for position, (field, operator, value, source_id, label) in enumerate(rules):
+                ReferralRule.objects.update_or_create(
+                    organization=org,
+                    field=field,
+                    operator=operator,
+                    value=value,
+                    defaults={"position": position, "referral_source_id": source_id, "label": label},
+                )
+
+        for email, name, org_slug, role in USERS:
+            user = User.objects.filter(email=email).first() or User(email=email)
+            user.full_name = name
+            user.set_password(DEMO_PASSWORD)
+            user.save()
+            if org_slug is None:
+                AgencyMembership.objects.get_or_create(agency=agency, user=user)
+            else:
+                Membership.objects.update_or_create(
+                    organization=organizations[org_slug], user=user, defaults={"role": role}
+                )
+
+        self.stdout.write(self.style.SUCCESS("Demo data ready. Sign in with any of these:"))
+        for email, _name, org_slug, role in USERS:
+            what = f"{role.label.lower()} of {organizations[org_slug].name}" if role else (
+                f"member of {agency.name} (reaches every client organization)"
+            )
+            self.stdout.write(f"  {email:<26} {DEMO_PASSWORD}   {what}")
