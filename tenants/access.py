@@ -10,6 +10,7 @@ from functools import wraps
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
@@ -53,7 +54,8 @@ def organization_access(user, org_slug):
 def org_member_required(role=Role.VIEWER):
     """View decorator for /app/<org>/…: sets request.organization and request.access.
 
-    The view receives the Organization instead of the slug.
+    The view receives the Organization instead of the slug. Put it above @require_POST and
+    friends, so an outsider learns nothing — not even which methods a URL accepts.
     """
 
     def decorator(view):
@@ -102,8 +104,8 @@ def agency_member_required(view):
 def organizations_for(user):
     """Every organization the user reaches, directly or through an agency."""
     return (
-        Organization.objects.filter(memberships__user=user)
-        .union(Organization.objects.filter(agency__memberships__user=user))
+        Organization.objects.filter(Q(memberships__user=user) | Q(agency__memberships__user=user))
+        .distinct()
         .order_by("name")
     )
 

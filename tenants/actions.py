@@ -38,6 +38,16 @@ def create_organization(actor, name, *, timezone="America/New_York", agency=None
     return organization
 
 
+@transaction.atomic
+def create_client_organization(actor, agency, *, name, timezone, owner_email=""):
+    """An agency's new client. Agency members reach it through the agency; the salon's
+    owner, when their email is given, is invited to join as owner."""
+    organization = create_organization(actor, name, timezone=timezone, agency=agency)
+    if owner_email:
+        invite_member(actor, organization, owner_email, Role.OWNER)
+    return organization
+
+
 # --- Members and invitations (accounts & members area) ---------------------------------
 
 
@@ -45,9 +55,7 @@ class MemberActionError(Exception):
     """A member change that the rules forbid; the message is shown to the user as is."""
 
 
-LAST_OWNER_MESSAGE = (
-    "An organization needs at least one owner. Make someone else an owner first."
-)
+LAST_OWNER_MESSAGE = "An organization needs at least one owner. Make someone else an owner first."
 
 
 @transaction.atomic
@@ -82,9 +90,7 @@ def invite_member(actor, organization, email, role):
 
 
 def send_invitation_email(invitation, token):
-    link = settings.SITE_URL + reverse(
-        "tenants-invitation-accept", args=[invitation.code, token]
-    )
+    link = settings.SITE_URL + reverse("tenants-invitation-accept", args=[invitation.code, token])
     ctx = {
         "invitation": invitation,
         "organization": invitation.organization,
@@ -93,9 +99,7 @@ def send_invitation_email(invitation, token):
         "link": link,
         "site_url": settings.SITE_URL,
     }
-    subject = "".join(
-        render_to_string("tenants/email/invitation_subject.txt", ctx).splitlines()
-    )
+    subject = "".join(render_to_string("tenants/email/invitation_subject.txt", ctx).splitlines())
     message = EmailMultiAlternatives(
         subject, render_to_string("tenants/email/invitation.txt", ctx), to=[invitation.email]
     )
@@ -131,9 +135,7 @@ def accept_invitation(invitation, user):
 @transaction.atomic
 def sign_up_and_accept(invitation, full_name, password):
     """A new account for the invited address, joining the organization in one go."""
-    user = User.objects.create_user(
-        email=invitation.email, password=password, full_name=full_name
-    )
+    user = User.objects.create_user(email=invitation.email, password=password, full_name=full_name)
     accept_invitation(invitation, user)
     return user
 

@@ -402,5 +402,5 @@ class AuditLog(models.Model):
 
     @property
     def description(self):
-        """"center.key_replaced" reads as "center key replaced"."""
+        """ "center.key_replaced" reads as "center key replaced"."""
         return self.action.replace(".", " ").replace("_", " ")

@@ -12,11 +12,13 @@ account_patterns = [
     path("signup/", accounts.signup, name="signup"),
     path("password-reset/", accounts.password_reset, name="password_reset"),
     path("password-reset/sent/", accounts.password_reset_done, name="password_reset_done"),
-    path(
-        "reset/<uidb64>/<token>/", accounts.password_reset_confirm, name="password_reset_confirm"
-    ),
+    path("reset/<uidb64>/<token>/", accounts.password_reset_confirm, name="password_reset_confirm"),
     path("reset/done/", accounts.password_reset_complete, name="password_reset_complete"),
-    path("invitations/<str:code>/<str:token>/", members.accept_invitation, name="tenants-invitation-accept"),
+    path(
+        "invitations/<str:code>/<str:token>/",
+        members.accept_invitation,
+        name="tenants-invitation-accept",
+    ),
 ]
 
 # Mounted under /app/<slug:org>/ — every view here takes the organization slug first.
@@ -30,14 +32,24 @@ org_patterns = [
     path("settings/branding/", org_settings.branding, name="tenants-branding"),
     path("settings/referral/", org_settings.referral_defaults, name="tenants-referral-defaults"),
     path("settings/referral/rules/", org_settings.rule_add, name="tenants-rule-add"),
-    path("settings/referral/rules/<str:code>/delete/", org_settings.rule_delete, name="tenants-rule-delete"),
-    path("settings/referral/rules/<str:code>/move/", org_settings.rule_move, name="tenants-rule-move"),
+    path(
+        "settings/referral/rules/<str:code>/delete/",
+        org_settings.rule_delete,
+        name="tenants-rule-delete",
+    ),
+    path(
+        "settings/referral/rules/<str:code>/move/", org_settings.rule_move, name="tenants-rule-move"
+    ),
     path("settings/referral/test/", org_settings.rule_test, name="tenants-rule-test"),
     path("members/", members.member_list, name="tenants-members"),
     path("members/invite/", members.invite, name="tenants-member-invite"),
     path("members/<int:user_id>/role/", members.change_role, name="tenants-member-role"),
     path("members/<int:user_id>/remove/", members.remove, name="tenants-member-remove"),
-    path("members/invitations/<str:code>/revoke/", members.revoke_invitation, name="tenants-invitation-revoke"),
+    path(
+        "members/invitations/<str:code>/revoke/",
+        members.revoke_invitation,
+        name="tenants-invitation-revoke",
+    ),
     path("activity/", dashboard.activity, name="tenants-activity"),
 ]
 

@@ -39,7 +39,5 @@ class TimezoneField(forms.ChoiceField):
     def __init__(self, **kwargs):
         kwargs.setdefault("label", "Time zone")
         kwargs.setdefault("initial", "America/New_York")
-        kwargs.setdefault(
-            "error_messages", {"invalid_choice": "Choose a time zone from the list."}
-        )
+        kwargs.setdefault("error_messages", {"invalid_choice": "Choose a time zone from the list."})
         super().__init__(choices=timezone_choices, **kwargs)

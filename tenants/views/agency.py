@@ -53,14 +53,14 @@ def _render_console(request, agency, form, status=200):
     return render(request, "tenants/agency/console.html", ctx, status=status)
 
 
-@require_GET
 @agency_member_required
+@require_GET
 def console(request, agency):
     return _render_console(request, agency, ClientOrganizationForm())
 
 
-@require_POST
 @agency_member_required
+@require_POST
 def create_organization(request, agency):
     form = ClientOrganizationForm(request.POST)
     if not form.is_valid():

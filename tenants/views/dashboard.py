@@ -20,8 +20,8 @@ def org_picker(request):
     return render(request, "tenants/org_picker.html", ctx)
 
 
-@require_GET
 @org_member_required()
+@require_GET
 def dashboard(request, organization):
     centers = Center.objects.filter(organization=organization)
     organization_has_branding = bool(organization.display_name or organization.logo_url)
@@ -76,8 +76,8 @@ def dashboard(request, organization):
     return render(request, "tenants/dashboard.html", ctx)
 
 
-@require_GET
 @org_member_required(Role.MANAGER)
+@require_GET
 def activity(request, organization):
     entries = AuditLog.objects.filter(organization=organization).select_related("actor")
     page = Paginator(entries, 50).get_page(request.GET.get("page"))

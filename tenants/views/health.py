@@ -36,7 +36,9 @@ def _check_cache():
 def _job_backlog_seconds():
     """Age of the oldest job waiting for a worker (0 when none is waiting)."""
     now = timezone.now()
-    oldest = OrmQ.objects.filter(lock__lte=now).order_by("lock").values_list("lock", flat=True).first()
+    oldest = (
+        OrmQ.objects.filter(lock__lte=now).order_by("lock").values_list("lock", flat=True).first()
+    )
     return round((now - oldest).total_seconds(), 1) if oldest else 0.0
 
 

@@ -19,7 +19,14 @@ GOOD = {
 
 
 # Set for the test run itself (pyproject's pytest env); a production start has none of them.
-TEST_RUN_ONLY = {"SECURE_SSL_REDIRECT", "STATIC_MANIFEST", "Q_SYNC", "EMAIL_URL", "DATABASE_URL"}
+TEST_RUN_ONLY = {
+    "SECURE_SSL_REDIRECT",
+    "STATIC_MANIFEST",
+    "Q_SYNC",
+    "EMAIL_URL",
+    "DATABASE_URL",
+    "DJANGO_ALLOW_ASYNC_UNSAFE",
+}
 
 
 def run_manage(env_overrides, *args, drop=()):

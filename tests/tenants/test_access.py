@@ -85,3 +85,18 @@ def test_org_picker_lists_only_own_organizations(login, org, other_org, outsider
     # A single organization goes straight to its dashboard.
     assert response.status_code == 302
     assert response.url == reverse("tenants-dashboard", args=[other_org.slug])
+
+
+def test_agency_member_picker_lists_agency_console_and_clients(login, org, agency, agency_member):
+    response = login(agency_member).get(reverse("tenants-org-picker"))
+    assert response.status_code == 200
+    assert reverse("tenants-agency", args=[agency.slug]) in response.text
+    assert reverse("tenants-dashboard", args=[org.slug]) in response.text
+
+
+def test_an_organization_reached_twice_is_listed_once(org, agency_member):
+    from tenants.access import organizations_for
+    from tenants.models import Membership, Role
+
+    Membership.objects.create(organization=org, user=agency_member, role=Role.VIEWER)
+    assert list(organizations_for(agency_member)) == [org]

@@ -43,13 +43,42 @@ ORGANIZATIONS = [
         "referral_source_required": True,
         "centers": [
             ("0f1a5c52-2a35-4b1c-9a37-6a1d1e4f0a01", "Lumen SoHo", "America/New_York", 300),
-            ("0f1a5c52-2a35-4b1c-9a37-6a1d1e4f0a02", "Lumen Santa Monica", "America/Los_Angeles", 300),
+            (
+                "0f1a5c52-2a35-4b1c-9a37-6a1d1e4f0a02",
+                "Lumen Santa Monica",
+                "America/Los_Angeles",
+                300,
+            ),
         ],
         "rules": [
-            ("utm_source", "equals", "google", "5d0c3e5a-8a0f-4d57-9d1f-000000000002", "Google Ads"),
-            ("click_network", "equals", "meta", "5d0c3e5a-8a0f-4d57-9d1f-000000000003", "Facebook & Instagram"),
-            ("utm_source", "contains", "insta", "5d0c3e5a-8a0f-4d57-9d1f-000000000003", "Facebook & Instagram"),
-            ("referrer_domain", "contains", "yelp.com", "5d0c3e5a-8a0f-4d57-9d1f-000000000004", "Yelp"),
+            (
+                "utm_source",
+                "equals",
+                "google",
+                "5d0c3e5a-8a0f-4d57-9d1f-000000000002",
+                "Google Ads",
+            ),
+            (
+                "click_network",
+                "equals",
+                "meta",
+                "5d0c3e5a-8a0f-4d57-9d1f-000000000003",
+                "Facebook & Instagram",
+            ),
+            (
+                "utm_source",
+                "contains",
+                "insta",
+                "5d0c3e5a-8a0f-4d57-9d1f-000000000003",
+                "Facebook & Instagram",
+            ),
+            (
+                "referrer_domain",
+                "contains",
+                "yelp.com",
+                "5d0c3e5a-8a0f-4d57-9d1f-000000000004",
+                "Yelp",
+            ),
         ],
     },
     {
@@ -63,7 +92,9 @@ ORGANIZATIONS = [
         "default_referral_source_label": "",
         "referral_source_required": False,
         # Key expiring soon: shows the renewal banner in the demo.
-        "centers": [("7b2e9d10-5c44-4f0e-8d6b-3c2a1b0e9f01", "Willow Uptown", "America/Chicago", 21)],
+        "centers": [
+            ("7b2e9d10-5c44-4f0e-8d6b-3c2a1b0e9f01", "Willow Uptown", "America/Chicago", 21)
+        ],
         "rules": [],
     },
 ]
@@ -101,7 +132,11 @@ class Command(BaseCommand):
                     field=field,
                     operator=operator,
                     value=value,
-                    defaults={"position": position, "referral_source_id": source_id, "label": label},
+                    defaults={
+                        "position": position,
+                        "referral_source_id": source_id,
+                        "label": label,
+                    },
                 )
 
         for email, name, org_slug, role in USERS:
@@ -118,7 +153,9 @@ class Command(BaseCommand):
 
         self.stdout.write(self.style.SUCCESS("Demo data ready. Sign in with any of these:"))
         for email, _name, org_slug, role in USERS:
-            what = f"{role.label.lower()} of {organizations[org_slug].name}" if role else (
-                f"member of {agency.name} (reaches every client organization)"
+            what = (
+                f"{role.label.lower()} of {organizations[org_slug].name}"
+                if role
+                else (f"member of {agency.name} (reaches every client organization)")
             )
             self.stdout.write(f"  {email:<26} {DEMO_PASSWORD}   {what}")

@@ -1,0 +1,1 @@
+"""Forms of the tenants app, one module per area."""
