@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 HOST ?= 127.0.0.1
 
-.PHONY: help demo test lint format migrate run worker e2e-browser clean
+.PHONY: help demo test lint format migrate run worker clean
 
 help:
 	@echo "make demo   - set up, load demo data, run the web server and job worker"
@@ -31,17 +31,7 @@ migrate: $(VENV)/.installed .env
 
 demo: migrate
 	$(PY) manage.py seed_demo
-	@echo
-	@echo "  Dashboard:      http://$(HOST):$(PORT)/accounts/login/"
-	@echo "  Agency console: http://$(HOST):$(PORT)/agency/glow-growth/"
-	@echo "  Django admin:   http://$(HOST):$(PORT)/admin/  (create a staff user with: $(PY) manage.py createsuperuser)"
-	@echo "  Health:         http://$(HOST):$(PORT)/readyz"
-	@echo
-	@echo "  Web server and job worker running; Ctrl-C stops both."
-	@trap 'kill $$web $$worker 2>/dev/null; wait $$web $$worker 2>/dev/null; echo; echo "Stopped."; exit 0' INT TERM; \
-	$(PY) manage.py runserver $(HOST):$(PORT) & web=$$!; \
-	$(PY) manage.py qcluster & worker=$$!; \
-	wait -n $$web $$worker; kill $$web $$worker 2>/dev/null; wait; exit 1
+	@$(PY) scripts/demo.py $(HOST) $(PORT)
 
 run: migrate
 	$(PY) manage.py runserver $(HOST):$(PORT)
