@@ -33,7 +33,14 @@ def _memberships(organization):
 
 def _ctx(request, organization, invite_form=None, **extra):
     can_manage = request.access.can(Role.OWNER)
+    owner_ids = list(
+        Membership.objects.filter(organization=organization, role=Role.OWNER).values_list(
+            "user_id", flat=True
+        )[:2]
+    )
     ctx = {
+        # The only owner cannot leave (the action refuses too); no point offering it.
+        "sole_owner_id": owner_ids[0] if len(owner_ids) == 1 else None,
         "nav": "members",
         "can_manage": can_manage,
         "memberships": _memberships(organization),

@@ -429,3 +429,9 @@ def test_member_pages_need_a_login(client, org):
     response = client.get(_url("tenants-members", org))
     assert response.status_code == 302
     assert response.url.startswith(reverse("login"))
+
+
+def test_the_only_owner_is_not_offered_to_leave(login, org, owner, viewer):
+    response = login(owner).get(reverse("tenants-members", args=[org.slug]))
+    assert "Only owner" in response.text
+    assert ">Leave<" not in response.text
