@@ -40,6 +40,16 @@ def env_int(name, default):
         raise ImproperlyConfigured(f"{name} must be a whole number; got {raw!r}.") from None
 
 
+def env_float(name, default):
+    raw = env.str(name, default=None)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number of seconds; got {raw!r}.") from None
+
+
 def env_required(name):
     value = env.str(name, default="").strip()
     if not value:
@@ -96,6 +106,7 @@ INSTALLED_APPS = [
     "tenants",
     "booking",
     "attribution",
+    "sandbox",
 ]
 
 MIDDLEWARE = [
@@ -284,6 +295,22 @@ Q_CLUSTER = {
 }
 # /readyz reports not ready when the oldest waiting job is older than this.
 JOB_BACKLOG_WARN_SECONDS = env_int("JOB_BACKLOG_WARN_SECONDS", 300)
+
+# Zenoti API client. Every call has explicit timeouts; reads are retried within a total deadline.
+ZENOTI_CONNECT_TIMEOUT = env_float("ZENOTI_CONNECT_TIMEOUT", 3.0)
+ZENOTI_READ_TIMEOUT = env_float("ZENOTI_READ_TIMEOUT", 10.0)
+ZENOTI_DEADLINE = env_float("ZENOTI_DEADLINE", 20.0)
+# Tokens of each Zenoti organization's rate-limit budget kept for guests: background work
+# (catalog refreshes) stops when fewer remain.
+ZENOTI_BACKGROUND_RESERVE = env_int("ZENOTI_BACKGROUND_RESERVE", 10)
+# Days of Zenoti call log kept for the API health page.
+ZENOTI_CALL_LOG_DAYS = env_int("ZENOTI_CALL_LOG_DAYS", 14)
+# How long the catalog (services, categories, therapists) is served from cache.
+CATALOG_TTL_SECONDS = env_int("CATALOG_TTL_SECONDS", 15 * 60)
+
+# The Zenoti sandbox (a stateful fake of the Zenoti API, its hosted payment page and fault
+# knobs), mounted at /sandbox/. On in development and the demo; off in production.
+SANDBOX_ENABLED = env_bool("SANDBOX_ENABLED", DEBUG)
 
 LOGGING = {
     "version": 1,

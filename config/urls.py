@@ -1,5 +1,6 @@
 """Root URLconf: each app owns its routes."""
 
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
@@ -9,3 +10,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("tenants.urls")),
 ]
+
+if settings.SANDBOX_ENABLED:
+    urlpatterns.append(path("sandbox/", include("sandbox.urls")))

@@ -1,0 +1,3 @@
+"""Routes of the Zenoti sandbox (mounted at /sandbox/)."""
+
+urlpatterns = []
