@@ -30,6 +30,14 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.e2e)
 
 
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    # Let fixtures see whether the test failed (to keep a picture of the failing page).
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report
+
+
 @pytest.fixture(scope="session")
 def browser():
     if not Path(CHROMIUM).exists():
@@ -61,6 +69,13 @@ def page(request, browser, live_server):
     )
     page.viewport_name = request.node.callspec.id
     yield page
+    report = getattr(request.node, "report_call", None)
+    folder = os.environ.get("SCREENSHOT_DIR")
+    if folder and report is not None and report.failed:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        name = f"{folder}/FAILED-{request.node.name}"
+        page.screenshot(path=f"{name}.png", full_page=True)
+        Path(f"{name}.html").write_text(page.content())
     context.close()
     # A CSP violation or a script error is a bug even when the page looks right.
     assert errors == []
@@ -84,3 +99,11 @@ def sign_in(page, email, password):
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
+
+
+def htmx_settled(page):
+    """Wait until no htmx request, swap or settle is in progress (typing into a form that is
+    about to be swapped would lose the input)."""
+    page.wait_for_function(
+        "() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling, .htmx-added')"
+    )

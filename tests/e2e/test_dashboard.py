@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 
 from tenants.models import Center, Invitation, Membership, Organization, ReferralRule, Role
 from tests.conftest import PASSWORD
-from tests.e2e.conftest import sign_in
+from tests.e2e.conftest import htmx_settled, sign_in
 
 ZENOTI_KEY = "zk_live_e2e_0123456789abcdef9Q7Z"
 
@@ -59,6 +59,7 @@ def test_manager_edits_referral_rules_without_reloading(page, shot, org, manager
         form.get_by_label("Referral source name").fill(label)
         form.get_by_role("button", name="Add rule").click()
         expect(page.locator("#rules-list").get_by_text(label).first).to_be_visible()
+        htmx_settled(page)
 
     add_rule("utm_source", "google", "11111111-2222-4333-8444-555555555555", "Google Ads")
     add_rule("click_network", "meta", "66666666-7777-4888-9999-000000000000", "Meta Ads")
@@ -66,6 +67,7 @@ def test_manager_edits_referral_rules_without_reloading(page, shot, org, manager
 
     page.get_by_role("button", name="Move rule 2 up").click()
     expect(page.locator("#rules-list .rule").first).to_contain_text("Meta Ads")
+    htmx_settled(page)
     assert list(ReferralRule.objects.filter(organization=org).values_list("label", flat=True)) == [
         "Meta Ads",
         "Google Ads",
