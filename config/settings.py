@@ -300,6 +300,9 @@ JOB_BACKLOG_WARN_SECONDS = env_int("JOB_BACKLOG_WARN_SECONDS", 300)
 ZENOTI_CONNECT_TIMEOUT = env_float("ZENOTI_CONNECT_TIMEOUT", 3.0)
 ZENOTI_READ_TIMEOUT = env_float("ZENOTI_READ_TIMEOUT", 10.0)
 ZENOTI_DEADLINE = env_float("ZENOTI_DEADLINE", 20.0)
+# Dotted path of an httpx transport factory for Zenoti calls; None = real HTTP. The test suite
+# sets "sandbox.testing.SandboxTransport" to reach the sandbox in-process, without sockets.
+ZENOTI_TRANSPORT = None
 # Tokens of each Zenoti organization's rate-limit budget kept for guests: background work
 # (catalog refreshes) stops when fewer remain.
 ZENOTI_BACKGROUND_RESERVE = env_int("ZENOTI_BACKGROUND_RESERVE", 10)
@@ -318,5 +321,10 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django_q": {"level": env.str("Q_LOG_LEVEL", default="WARNING")}},
+    "loggers": {
+        "django_q": {"level": env.str("Q_LOG_LEVEL", default="WARNING")},
+        # At INFO httpx logs every URL, and Zenoti guest searches carry email and phone in it.
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+    },
 }

@@ -9,6 +9,7 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="tenants-org-picker", permanent=False)),
     path("admin/", admin.site.urls),
     path("", include("tenants.urls")),
+    path("app/<slug:org>/", include("booking.urls")),
 ]
 
 if settings.SANDBOX_ENABLED:

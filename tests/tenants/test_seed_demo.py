@@ -1,7 +1,11 @@
-"""`manage.py seed_demo` loads the demo and is safe to run twice."""
+"""`manage.py seed_demo` loads the demo and is safe to run twice; its centers are connected to
+the Zenoti sandbox's demo salons."""
 
 from django.core.management import call_command
 
+from booking.services import check_connection
+from sandbox.models import SandboxOrganization
+from sandbox.testing import SandboxTransport
 from tenants.models import (
     Agency,
     AgencyMembership,
@@ -30,10 +34,10 @@ def counts():
 
 def test_seed_demo_runs_twice_without_duplicates(db, capsys):
     call_command("seed_demo")
-    first = counts()
+    first = counts(), SandboxOrganization.objects.count()
     call_command("seed_demo")
-    assert counts() == first
-    assert first == [1, 2, 5, 4, 1, 3, 4]
+    assert (counts(), SandboxOrganization.objects.count()) == first
+    assert first == ([1, 2, 5, 4, 1, 3, 4], 2)
     out = capsys.readouterr().out
     assert "owner@lumen.example" in out and "chairfill-demo" in out
 
@@ -41,3 +45,22 @@ def test_seed_demo_runs_twice_without_duplicates(db, capsys):
 def test_demo_users_can_sign_in_with_the_printed_password(db, client):
     call_command("seed_demo")
     assert client.login(username="viewer@lumen.example", password="chairfill-demo")
+
+
+def test_demo_centers_point_at_the_sandbox_with_its_keys(db, settings):
+    call_command("seed_demo")
+    base_url = f"{settings.SITE_URL}/sandbox/zenoti/v1"
+    keys = {c.name: (c.api_base_url, c.api_key) for c in Center.objects.all()}
+    assert keys == {
+        "Lumen SoHo": (base_url, "sandbox-lumen-key"),
+        "Lumen Santa Monica": (base_url, "sandbox-lumen-key"),
+        "Willow Uptown": (base_url, "sandbox-willow-key"),
+    }
+
+
+def test_every_demo_center_passes_test_connection(db):
+    call_command("seed_demo")
+    for center in Center.objects.all():
+        result = check_connection(center, transport=SandboxTransport())
+        assert result.ok, (center.name, result.message)
+        assert result.message.startswith(f"Connected to {center.name} — ")

@@ -1,7 +1,9 @@
-"""Load the demo agency, organizations, users, centers and referral rules. Safe to re-run."""
+"""Load the demo agency, organizations, users, centers and referral rules, and the Zenoti
+sandbox's demo salons the centers are connected to. Safe to re-run."""
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
@@ -18,8 +20,14 @@ from tenants.models import (
 )
 
 DEMO_PASSWORD = "chairfill-demo"
-# Until the Zenoti sandbox is mounted, demo centers point at where it will live.
-SANDBOX_API_URL = "http://127.0.0.1:8000/sandbox/zenoti/v1"
+# The keys of the sandbox organizations that sandbox.demo.load_demo() creates.
+SANDBOX_KEYS = {"lumen": "sandbox-lumen-key", "willow": "sandbox-willow-key"}
+
+
+def sandbox_api_url():
+    """Where this deployment serves the Zenoti sandbox (mounted when SANDBOX_ENABLED)."""
+    return f"{settings.SITE_URL}/sandbox/zenoti/v1"
+
 
 USERS = [
     # email, full name, organization slug (None = agency), role
@@ -105,6 +113,10 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def handle(self, *args, **options):
+        if settings.SANDBOX_ENABLED:
+            from sandbox.demo import load_demo
+
+            load_demo()
         agency, _ = Agency.objects.update_or_create(
             slug="glow-growth", defaults={"name": "Glow Growth Agency"}
         )
@@ -122,8 +134,8 @@ class Command(BaseCommand):
                 if center is None:
                     center = Center(organization=org, zenoti_center_id=zenoti_id)
                 center.name, center.timezone = name, tz
-                center.api_base_url = SANDBOX_API_URL
-                center.api_key = f"demo-key-{zenoti_id[-4:]}"
+                center.api_base_url = sandbox_api_url()
+                center.api_key = SANDBOX_KEYS[org.slug]
                 center.api_key_expires_on = today + timedelta(days=key_days)
                 center.save()
             for position, (field, operator, value, source_id, label) in enumerate(rules):
@@ -159,3 +171,12 @@ class Command(BaseCommand):
                 else (f"member of {agency.name} (reaches every client organization)")
             )
             self.stdout.write(f"  {email:<26} {DEMO_PASSWORD}   {what}")
+        if settings.SANDBOX_ENABLED:
+            self.stdout.write(f"Demo centers call the Zenoti sandbox at {sandbox_api_url()}.")
+        else:
+            self.stdout.write(
+                self.style.WARNING(
+                    f"SANDBOX_ENABLED is off: the demo centers point at {sandbox_api_url()}, "
+                    "which answers only when the sandbox is on."
+                )
+            )
