@@ -29,6 +29,8 @@ migrate: $(VENV)/.installed .env
 	$(PY) manage.py migrate --no-input
 	$(PY) manage.py createcachetable
 
+# The demo's centers call the sandbox on this same server, so SITE_URL follows HOST and PORT.
+demo: export SITE_URL = http://$(HOST):$(PORT)
 demo: migrate
 	$(PY) manage.py seed_demo
 	@$(PY) scripts/demo.py $(HOST) $(PORT)
