@@ -17,6 +17,11 @@ LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
 KEY_VALID_DAYS = 365
 
 
+def is_zenoti_host(hostname):
+    hostname = hostname.lower().rstrip(".")
+    return hostname == "zenoti.com" or hostname.endswith(".zenoti.com")
+
+
 class CenterForm(forms.Form):
     """Add (center=None) or edit a center of `organization`.
 
@@ -150,6 +155,13 @@ class CenterForm(forms.Form):
         if parts.scheme == "http" and not (settings.DEBUG and hostname in LOCAL_HOSTS):
             raise forms.ValidationError(
                 "The address must start with https:// so the API key travels encrypted."
+            )
+        if not (settings.DEBUG or settings.SANDBOX_ENABLED or is_zenoti_host(hostname)):
+            # The server calls this address (Test connection shows what it answered): only
+            # Zenoti's own hosts, so it cannot be aimed at our internal network.
+            raise forms.ValidationError(
+                "Chairfill connects only to Zenoti's API, on a zenoti.com address such as "
+                + ZENOTI_API_URL
             )
         return value
 

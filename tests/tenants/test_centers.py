@@ -236,6 +236,26 @@ def test_http_localhost_api_is_allowed_in_development(login, org, manager):
     assert center.api_host == "127.0.0.1:8000"
 
 
+@override_settings(DEBUG=False, SANDBOX_ENABLED=False)
+@pytest.mark.parametrize(
+    "url,accepted",
+    [
+        ("https://api.zenoti.com/v1", True),
+        ("https://API.Zenoti.com/v1", True),
+        ("https://api-eu.zenoti.com/v1", True),
+        ("https://10.0.0.7/v1", False),
+        ("https://metadata.internal/v1", False),
+        ("https://evilzenoti.com/v1", False),
+        ("https://api.zenoti.com.evil.example/v1", False),
+    ],
+)
+def test_in_production_only_zenoti_hosts_are_accepted(login, org, manager, url, accepted):
+    response = login(manager).post(add_url(org), form_data(api_base_url=url))
+    assert Center.objects.filter(organization=org).exists() is accepted
+    if not accepted:
+        assert "connects only to Zenoti" in response.text
+
+
 def test_the_same_zenoti_center_may_belong_to_two_organizations(login, org, other_org, manager):
     Center.objects.create(
         organization=other_org,
