@@ -34,13 +34,21 @@ def click_network(params):
 
 
 def domain_of(url):
-    host = (urlsplit(url).hostname or "") if url else ""
+    """The host of `url` without "www.", or '' for an empty or malformed address."""
+    try:
+        host = (urlsplit(url).hostname or "") if url else ""
+    except ValueError:  # e.g. an unclosed IPv6 bracket in a referrer someone typed
+        return ""
     return host.removeprefix("www.")
 
 
 def visit_facts(landing_url, referrer=""):
     """The values referral-source rules look at, for one landing URL and referrer."""
-    params = dict(parse_qsl(urlsplit(landing_url).query, keep_blank_values=False))
+    try:
+        query = urlsplit(landing_url).query
+    except ValueError:
+        query = ""
+    params = dict(parse_qsl(query, keep_blank_values=False))
     return {
         "utm_source": params.get("utm_source", ""),
         "utm_medium": params.get("utm_medium", ""),

@@ -7,7 +7,7 @@ from booking.views import dashboard
 
 org_patterns = [
     path("api-health/", dashboard.api_health, name="booking-api-health"),
-    path("centers/<str:code>/test/", dashboard.test_connection, name="booking-center-test"),
+    path("centers/<code:code>/test/", dashboard.test_connection, name="booking-center-test"),
 ]
 
 urlpatterns = org_patterns

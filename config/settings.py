@@ -78,6 +78,8 @@ if not ALLOWED_HOSTS:
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # The public address of this deployment, used in links sent by email.
 SITE_URL = env.str("SITE_URL", default="http://localhost:8000").rstrip("/")
+if not SITE_URL.startswith(("https://", "http://")):
+    raise ImproperlyConfigured("SITE_URL must be a full address such as https://book.example.com.")
 
 # Encryption of secrets at rest (per-center Zenoti keys, webhook secrets). The first key
 # encrypts; every key decrypts, so a new key can be put first and the old one kept until
@@ -186,6 +188,9 @@ else:
         "default": {
             "BACKEND": "django.core.cache.backends.db.DatabaseCache",
             "LOCATION": "chairfill_cache",
+            # Django's default of 300 entries would cull rate-limit budgets and catalog
+            # entries (and their single-flight locks) as soon as a few centers are connected.
+            "OPTIONS": {"MAX_ENTRIES": 200_000},
         }
     }
 
@@ -315,12 +320,15 @@ CATALOG_TTL_SECONDS = env_int("CATALOG_TTL_SECONDS", 15 * 60)
 # knobs), mounted at /sandbox/. On in development and the demo; off in production.
 SANDBOX_ENABLED = env_bool("SANDBOX_ENABLED", DEBUG)
 
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
+if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+    raise ImproperlyConfigured("LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django_q": {"level": env.str("Q_LOG_LEVEL", default="WARNING")},
         # At INFO httpx logs every URL, and Zenoti guest searches carry email and phone in it.

@@ -7,6 +7,8 @@ from django.views.generic import RedirectView
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="tenants-org-picker", permanent=False)),
+    # Staff sign in through our login page too, so the admin has the same lockout.
+    path("admin/login/", RedirectView.as_view(pattern_name="login", query_string=True)),
     path("admin/", admin.site.urls),
     path("", include("tenants.urls")),
     path("app/<slug:org>/", include("booking.urls")),

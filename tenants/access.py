@@ -5,6 +5,7 @@ without the needed role get 403. Every tenant-owned lookup goes through `org_obj
 puts the organization into the query itself.
 """
 
+import zoneinfo
 from dataclasses import dataclass
 from functools import wraps
 
@@ -13,6 +14,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 
 from tenants.models import Agency, AgencyMembership, Membership, Organization, Role
 
@@ -31,24 +33,31 @@ class Access:
 
 
 def organization_access(user, org_slug):
-    """The user's access to the organization with this slug, or None for outsiders."""
+    """The user's access to the (active) organization with this slug, or None for outsiders.
+
+    Someone who is both a member and on the organization's agency gets the higher role."""
     if not user.is_authenticated:
         return None
-    membership = (
-        Membership.objects.select_related("organization__agency")
-        .filter(user=user, organization__slug=org_slug)
-        .first()
-    )
-    if membership:
-        return Access(membership.organization, Role(membership.role))
     organization = (
         Organization.objects.select_related("agency")
-        .filter(slug=org_slug, agency__memberships__user=user)
+        .filter(Q(memberships__user=user) | Q(agency__memberships__user=user))
+        .filter(slug=org_slug, is_active=True)
+        .distinct()
         .first()
     )
-    if organization:
-        return Access(organization, AGENCY_ROLE, via_agency=True)
-    return None
+    if organization is None:
+        return None
+    member_role = (
+        Membership.objects.filter(organization=organization, user=user)
+        .values_list("role", flat=True)
+        .first()
+    )
+    via_agency = organization.agency_id is not None and (
+        AgencyMembership.objects.filter(agency_id=organization.agency_id, user=user).exists()
+    )
+    if member_role and not (via_agency and AGENCY_ROLE.rank > Role(member_role).rank):
+        return Access(organization, Role(member_role))
+    return Access(organization, AGENCY_ROLE, via_agency=True)
 
 
 def org_member_required(role=Role.VIEWER):
@@ -69,9 +78,10 @@ def org_member_required(role=Role.VIEWER):
                 raise PermissionDenied(f"This needs the {Role(role).label.lower()} role.")
             request.organization = access.organization
             request.access = access
-            return view(request, access.organization, *args, **kwargs)
+            # Dates and times on organization pages read in the organization's time zone.
+            with timezone.override(zoneinfo.ZoneInfo(access.organization.timezone)):
+                return view(request, access.organization, *args, **kwargs)
 
-        wrapper.required_role = Role(role)
         return wrapper
 
     return decorator
@@ -95,7 +105,6 @@ def agency_member_required(view):
         )
         if membership is None:
             raise Http404("No such agency.")
-        request.agency = membership.agency
         return view(request, membership.agency, *args, **kwargs)
 
     return wrapper

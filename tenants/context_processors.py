@@ -17,6 +17,9 @@ def shell(request):
     organization = getattr(request, "organization", None)
     if organization is not None:
         ctx["key_expiry_centers"] = SimpleLazyObject(
-            lambda: list(Center.objects.filter(organization=organization).key_expiring())
+            # The banner never needs the key: don't decrypt it on every page.
+            lambda: list(
+                Center.objects.filter(organization=organization).key_expiring().defer("api_key")
+            )
         )
     return ctx

@@ -29,8 +29,10 @@ def client_ip(request):
             for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
             if part.strip()
         ]
-        if forwarded:
-            address = forwarded[max(len(forwarded) - hops, 0)]
+        # Fewer entries than proxies means the header did not come through all of them:
+        # keep the socket address rather than an entry the client may have written.
+        if len(forwarded) >= hops:
+            address = forwarded[len(forwarded) - hops]
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:

@@ -183,6 +183,7 @@ class Membership(models.Model):
     organization = models.ForeignKey(
         Organization, on_delete=models.CASCADE, related_name="memberships"
     )
+    code = models.CharField(max_length=16, unique=True, default=random_code)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
     )
@@ -196,10 +197,6 @@ class Membership(models.Model):
 
     def __str__(self):
         return f"{self.user} — {self.role} of {self.organization}"
-
-
-def _hash_token(token):
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def _invitation_expiry():
@@ -241,7 +238,7 @@ class Invitation(models.Model):
 
     @staticmethod
     def hash_token(token):
-        return _hash_token(token)
+        return hashlib.sha256(token.encode()).hexdigest()
 
     @property
     def is_expired(self):
@@ -319,11 +316,6 @@ class Center(models.Model):
         if self.api_key_expires_on is None:
             return None
         return (self.api_key_expires_on - (today or timezone.localdate())).days
-
-    @property
-    def key_expiring_soon(self):
-        days = self.key_days_left()
-        return days is not None and days <= KEY_EXPIRY_WARNING_DAYS
 
 
 class ReferralRule(models.Model):

@@ -88,10 +88,8 @@ def invite(request, organization):
 
 @org_member_required(Role.OWNER)
 @require_POST
-def change_role(request, organization, user_id):
-    membership = org_object(
-        Membership.objects.select_related("user"), organization, user_id=user_id
-    )
+def change_role(request, organization, code):
+    membership = org_object(Membership.objects.select_related("user"), organization, code=code)
     form = RoleForm(request.POST)
     error = notice = ""
     if not form.is_valid():
@@ -124,13 +122,11 @@ def change_role(request, organization, user_id):
 
 @org_member_required()
 @require_POST
-def remove(request, organization, user_id):
-    leaving = user_id == request.user.pk
+def remove(request, organization, code):
+    membership = org_object(Membership.objects.select_related("user"), organization, code=code)
+    leaving = membership.user_id == request.user.pk
     if not leaving and not request.access.can(Role.OWNER):
         raise PermissionDenied("Only owners can remove other members.")
-    membership = org_object(
-        Membership.objects.select_related("user"), organization, user_id=user_id
-    )
     try:
         actions.remove_member(request.user, membership)
     except actions.MemberActionError as exc:

@@ -60,6 +60,8 @@ def run_manage(env_overrides, *args, drop=()):
         ({"DATABASE_URL": "mongodb://x/y"}, (), "DATABASE_URL must be"),
         ({"REDIS_URL": "localhost:6379"}, (), "REDIS_URL must start with"),
         ({"LOGIN_LOCKOUT_ATTEMPTS": "five"}, (), "LOGIN_LOCKOUT_ATTEMPTS must be a whole number"),
+        ({"SITE_URL": "book.example.com"}, (), "SITE_URL must be a full address"),
+        ({"LOG_LEVEL": "LOUD"}, (), "LOG_LEVEL must be"),
     ],
 )
 def test_bad_environment_fails_at_start_naming_the_variable(overrides, drop, message):

@@ -28,7 +28,7 @@ def _fill(route, org_slug):
     """Turn a route template into a concrete path; other parameters get made-up values."""
     path = route.replace("<slug:org>", org_slug)
     path = re.sub(r"<int:\w+>", "1", path)
-    path = re.sub(r"<(?:str|slug):\w+>", "abc123", path)
+    path = re.sub(r"<(?:str|slug|code|token):\w+>", "abc123", path)
     return "/" + path
 
 
@@ -100,3 +100,39 @@ def test_an_organization_reached_twice_is_listed_once(org, agency_member):
 
     Membership.objects.create(organization=org, user=agency_member, role=Role.VIEWER)
     assert list(organizations_for(agency_member)) == [org]
+
+
+def test_a_suspended_organization_is_out_of_reach(login, org, owner):
+    org.is_active = False
+    org.save(update_fields=["is_active"])
+    assert login(owner).get(reverse("tenants-dashboard", args=[org.slug])).status_code == 404
+
+
+def test_agency_member_who_is_also_a_viewer_keeps_the_agency_role(org, agency_member):
+    from tenants.models import Membership
+
+    Membership.objects.create(organization=org, user=agency_member, role=Role.VIEWER)
+    access = organization_access(agency_member, org.slug)
+    assert access.role == Role.MANAGER and access.via_agency
+
+
+def test_a_direct_owner_on_the_agency_stays_owner(org, agency_member):
+    from tenants.models import Membership
+
+    Membership.objects.create(organization=org, user=agency_member, role=Role.OWNER)
+    assert organization_access(agency_member, org.slug).role == Role.OWNER
+
+
+def test_organization_pages_show_times_in_the_organization_zone(login, org, owner):
+    from datetime import UTC, datetime
+
+    from tenants.models import AuditLog
+
+    AuditLog.objects.create(
+        organization=org,
+        actor=owner,
+        action="center.created",
+        created_at=datetime(2026, 7, 1, 16, 30, tzinfo=UTC),
+    )
+    response = login(owner).get(reverse("tenants-activity", args=[org.slug]))
+    assert "Jul 1, 12:30" in response.text  # 16:30 UTC is 12:30 in New York (EDT)

@@ -240,7 +240,8 @@ def test_behind_a_trusted_proxy_only_the_proxys_entry_counts(client, owner, smal
         (0, "198.51.100.1", "1.2.3.4", "198.51.100.1"),
         (1, "10.0.0.1", "1.2.3.4, 198.51.100.2", "198.51.100.2"),
         (2, "10.0.0.1", "1.2.3.4, 198.51.100.3, 10.0.0.2", "198.51.100.3"),
-        (2, "10.0.0.1", "198.51.100.4", "198.51.100.4"),
+        # Fewer entries than proxies: the header did not pass all of them; trust the socket.
+        (2, "10.0.0.1", "198.51.100.4", "10.0.0.1"),
         (1, "10.0.0.1", "", "10.0.0.1"),
         (0, "2001:db8:1:2:3:4:5:6", "", "2001:db8:1:2::/64"),
     ],
@@ -382,3 +383,9 @@ def test_sign_up_email_check_ignores_case(client, db):
     make_user("taken@example.test")
     response = client.post(SIGNUP, _signup_data(email="TAKEN@example.test"))
     assert response.status_code == 400
+
+
+def test_the_admin_signs_in_through_the_locked_down_login_page(client):
+    response = client.get("/admin/login/?next=/admin/")
+    assert response.status_code == 302
+    assert response.url == reverse("login") + "?next=/admin/"

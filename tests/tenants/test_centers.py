@@ -22,6 +22,13 @@ NEW_KEY = "zk_live_new_0987654321zyxwABCD"
 GUID = "9b2f1c3e-4d5a-4b6c-8d7e-0f1a2b3c4d5e"
 
 
+@pytest.fixture(autouse=True)
+def _organization_time(org):
+    # Organization pages show dates in the organization's time zone: expect the same ones.
+    with timezone.override(org.timezone):
+        yield
+
+
 def list_url(org):
     return reverse("tenants-centers", args=[org.slug])
 

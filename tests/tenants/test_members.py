@@ -16,6 +16,11 @@ from tests.conftest import PASSWORD, make_user
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
+def member_code(user):
+    """The code of the user's (first) membership, as used in member URLs."""
+    return Membership.objects.filter(user=user).order_by("pk").first().code
+
+
 def _url(name, org, *args):
     return reverse(name, args=[org.slug, *args])
 
@@ -51,15 +56,15 @@ def test_every_member_sees_the_team_but_only_owners_see_the_controls(
         assert person.email in response.text
     assert "pending@lumen.test" in response.text
     assert _url("tenants-member-invite", org) not in response.text
-    assert _url("tenants-member-role", org, manager.pk) not in response.text
+    assert _url("tenants-member-role", org, member_code(manager)) not in response.text
     # The viewer can still leave.
-    assert _url("tenants-member-remove", org, viewer.pk) in response.text
-    assert _url("tenants-member-remove", org, manager.pk) not in response.text
+    assert _url("tenants-member-remove", org, member_code(viewer)) in response.text
+    assert _url("tenants-member-remove", org, member_code(manager)) not in response.text
 
     response = login(owner).get(_url("tenants-members", org))
     assert _url("tenants-member-invite", org) in response.text
-    assert _url("tenants-member-role", org, manager.pk) in response.text
-    assert _url("tenants-member-remove", org, manager.pk) in response.text
+    assert _url("tenants-member-role", org, member_code(manager)) in response.text
+    assert _url("tenants-member-remove", org, member_code(manager)) in response.text
 
 
 def test_expired_invitations_are_listed_as_expired(login, org, owner):
@@ -285,7 +290,9 @@ def test_wrong_token_or_unknown_code_is_404(client, org):
 
 
 def test_owner_changes_a_members_role(login, org, owner, manager):
-    response = login(owner).post(_url("tenants-member-role", org, manager.pk), {"role": "viewer"})
+    response = login(owner).post(
+        _url("tenants-member-role", org, member_code(manager)), {"role": "viewer"}
+    )
     assert response.status_code == 302
     assert Membership.objects.get(organization=org, user=manager).role == Role.VIEWER
     entry = AuditLog.objects.get(organization=org, action="member.role_changed")
@@ -295,7 +302,7 @@ def test_owner_changes_a_members_role(login, org, owner, manager):
 
 def test_role_change_by_htmx_returns_the_row(login, org, owner, manager):
     response = login(owner).post(
-        _url("tenants-member-role", org, manager.pk), {"role": "owner"}, **HTMX
+        _url("tenants-member-role", org, member_code(manager)), {"role": "owner"}, **HTMX
     )
     assert response.status_code == 200
     assert f'id="member-{manager.pk}"' in response.text
@@ -304,7 +311,9 @@ def test_role_change_by_htmx_returns_the_row(login, org, owner, manager):
 
 
 def test_a_bad_role_changes_nothing(login, org, owner, manager):
-    response = login(owner).post(_url("tenants-member-role", org, manager.pk), {"role": "god"})
+    response = login(owner).post(
+        _url("tenants-member-role", org, member_code(manager)), {"role": "god"}
+    )
     assert response.status_code == 302
     assert Membership.objects.get(organization=org, user=manager).role == Role.MANAGER
 
@@ -312,11 +321,13 @@ def test_a_bad_role_changes_nothing(login, org, owner, manager):
 def test_the_last_owner_cannot_be_demoted(login, org, owner, manager):
     client = login(owner)
     response = client.post(
-        _url("tenants-member-role", org, owner.pk), {"role": "manager"}, follow=True
+        _url("tenants-member-role", org, member_code(owner)), {"role": "manager"}, follow=True
     )
     assert "needs at least one owner" in response.text
     assert Membership.objects.get(organization=org, user=owner).role == Role.OWNER
-    response = client.post(_url("tenants-member-role", org, owner.pk), {"role": "viewer"}, **HTMX)
+    response = client.post(
+        _url("tenants-member-role", org, member_code(owner)), {"role": "viewer"}, **HTMX
+    )
     assert "needs at least one owner" in response.text
     assert Membership.objects.get(organization=org, user=owner).role == Role.OWNER
 
@@ -324,7 +335,7 @@ def test_the_last_owner_cannot_be_demoted(login, org, owner, manager):
 def test_an_owner_can_step_down_when_another_owner_remains(login, org, owner, manager):
     Membership.objects.filter(user=manager).update(role=Role.OWNER)
     response = login(owner).post(
-        _url("tenants-member-role", org, owner.pk), {"role": "manager"}, **HTMX
+        _url("tenants-member-role", org, member_code(owner)), {"role": "manager"}, **HTMX
     )
     assert response.headers["HX-Redirect"] == _url("tenants-members", org)
     assert Membership.objects.get(organization=org, user=owner).role == Role.MANAGER
@@ -339,7 +350,7 @@ def test_an_owner_can_step_down_when_another_owner_remains(login, org, owner, ma
 
 
 def test_owner_removes_a_member(login, org, owner, viewer):
-    response = login(owner).post(_url("tenants-member-remove", org, viewer.pk))
+    response = login(owner).post(_url("tenants-member-remove", org, member_code(viewer)))
     assert response.status_code == 302
     assert not Membership.objects.filter(organization=org, user=viewer).exists()
     assert User.objects.filter(pk=viewer.pk).exists()
@@ -349,7 +360,7 @@ def test_owner_removes_a_member(login, org, owner, viewer):
 
 
 def test_removal_by_htmx_returns_the_team_table(login, org, owner, viewer):
-    response = login(owner).post(_url("tenants-member-remove", org, viewer.pk), **HTMX)
+    response = login(owner).post(_url("tenants-member-remove", org, member_code(viewer)), **HTMX)
     assert response.status_code == 200
     assert 'id="members"' in response.text
     assert viewer.email not in response.text
@@ -357,10 +368,10 @@ def test_removal_by_htmx_returns_the_team_table(login, org, owner, viewer):
 
 def test_the_last_owner_cannot_be_removed_or_leave(login, org, owner, manager):
     client = login(owner)
-    response = client.post(_url("tenants-member-remove", org, owner.pk), follow=True)
+    response = client.post(_url("tenants-member-remove", org, member_code(owner)), follow=True)
     assert "only owner" in response.text
     assert Membership.objects.filter(organization=org, user=owner, role=Role.OWNER).exists()
-    response = client.post(_url("tenants-member-remove", org, owner.pk), **HTMX)
+    response = client.post(_url("tenants-member-remove", org, member_code(owner)), **HTMX)
     assert "only owner" in response.text
 
 
@@ -371,7 +382,7 @@ def test_removing_the_last_owner_is_refused_in_the_action_too(org, owner, manage
 
 
 def test_a_member_can_leave(login, org, owner, viewer):
-    response = login(viewer).post(_url("tenants-member-remove", org, viewer.pk))
+    response = login(viewer).post(_url("tenants-member-remove", org, member_code(viewer)))
     assert response.url == reverse("tenants-org-picker")
     assert not Membership.objects.filter(organization=org, user=viewer).exists()
     assert AuditLog.objects.filter(organization=org, action="member.left").exists()
@@ -400,8 +411,8 @@ def test_non_owners_get_403_on_member_management(request, login, org, owner, who
     invitation, _ = _invitation(org)
     attempts = [
         (_url("tenants-member-invite", org), {"email": "x@example.test", "role": "owner"}),
-        (_url("tenants-member-role", org, owner.pk), {"role": "viewer"}),
-        (_url("tenants-member-remove", org, owner.pk), {}),
+        (_url("tenants-member-role", org, member_code(owner)), {"role": "viewer"}),
+        (_url("tenants-member-remove", org, member_code(owner)), {}),
         (_url("tenants-invitation-revoke", org, invitation.code), {}),
     ]
     for url, data in attempts:
@@ -414,9 +425,11 @@ def test_owner_cannot_touch_a_member_or_invitation_of_another_organization(
     login, org, owner, other_org, outsider
 ):
     client = login(owner)
-    assert client.post(_url("tenants-member-remove", org, outsider.pk)).status_code == 404
+    assert client.post(_url("tenants-member-remove", org, member_code(outsider))).status_code == 404
     assert (
-        client.post(_url("tenants-member-role", org, outsider.pk), {"role": "viewer"}).status_code
+        client.post(
+            _url("tenants-member-role", org, member_code(outsider)), {"role": "viewer"}
+        ).status_code
         == 404
     )
     foreign, _ = _invitation(other_org, "z@example.test")

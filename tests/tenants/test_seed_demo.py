@@ -64,3 +64,14 @@ def test_every_demo_center_passes_test_connection(db):
         result = check_connection(center, transport=SandboxTransport())
         assert result.ok, (center.name, result.message)
         assert result.message.startswith(f"Connected to {center.name} — ")
+
+
+def test_seed_demo_refuses_to_run_in_production(db, settings):
+    import pytest
+    from django.core.management.base import CommandError
+
+    settings.DEBUG = False
+    settings.SANDBOX_ENABLED = False
+    with pytest.raises(CommandError, match="only with DEBUG=1"):
+        call_command("seed_demo")
+    assert not User.objects.exists()

@@ -4,7 +4,7 @@ sandbox's demo salons the centers are connected to. Safe to re-run."""
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
@@ -113,6 +113,9 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def handle(self, *args, **options):
+        if not (settings.DEBUG or settings.SANDBOX_ENABLED):
+            # Demo users share a published password: never on a production deployment.
+            raise CommandError("seed_demo runs only with DEBUG=1 or SANDBOX_ENABLED=1.")
         if settings.SANDBOX_ENABLED:
             from sandbox.demo import load_demo
 
