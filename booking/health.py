@@ -85,9 +85,14 @@ class Budget:
     paused_for: float = 0
     in_use: bool = False  # False: no call for a day, the bucket is full
 
+    # Tokens dip below zero for a moment when a smaller bucket is learned.
+    @property
+    def available(self):
+        return max(0.0, self.tokens)
+
     @property
     def percent(self):
-        return 100 * self.tokens / self.burst if self.burst else 0
+        return 100 * self.available / self.burst if self.burst else 0
 
 
 @dataclass

@@ -186,7 +186,9 @@ def confirm(organization, booking_id, *, notes="", group_name=""):
     if clash:
         raise ApiError(SLOT_UNAVAILABLE, SLOT_TAKEN, is_confirmed=False)
     invoice = booking.invoice
-    if invoice is None or invoice.status != Invoice.Status.OPEN:
+    # The hold's temporary invoice carries over, paid (closed) or not; only a voided or
+    # cancelled one is replaced.
+    if invoice is None or invoice.status in (Invoice.Status.VOID, Invoice.Status.CANCELLED):
         invoice = _new_invoice(booking, now)
     service = booking.service
     Appointment.objects.create(

@@ -29,6 +29,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import cached_property
+from urllib.parse import urlsplit
 
 from django.db import transaction
 from django.http import JsonResponse
@@ -55,6 +56,7 @@ WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 FUTURE_DAYS = 14  # days listed by check_future_day_availability
 NEXT_DAY_HORIZON = 60  # days searched for next_available_day
 MAX_PAGE_SIZE = 100
+BOOKING_HORIZON_DAYS = 366  # drafts for dates further away (either way) are refused
 USA = 225  # Zenoti's country id for the United States
 
 
@@ -235,7 +237,9 @@ def create_guest(call):
     country = phone.get("country_code", USA) if number else None
     if number is not None and not isinstance(number, str | int):
         raise ApiError(NOT_FOUND, "Invalid mobile phone number.")
-    if country is not None and (isinstance(country, bool) or not isinstance(country, int)):
+    if country is not None and (
+        isinstance(country, bool) or not isinstance(country, int) or not 0 < country < 1000
+    ):
         raise ApiError(NOT_FOUND, "Invalid mobile phone country code.")
     gender = info.get("gender", -1)
     preferences = _object(data, "preferences")
@@ -287,6 +291,8 @@ def create_booking(call):
         raise ApiError(NOT_FOUND, "The sandbox books one service for one guest per booking.")
     center = _center(call, data["center_id"])
     day = _date(data["date"])
+    if abs((day - clock.now().date()).days) > BOOKING_HORIZON_DAYS:
+        raise ApiError(NOT_FOUND, "Invalid date: bookings are taken up to a year ahead.")
     service_id = _object(items[0], "item").get("id")
     if not service_id:
         raise ApiError(MISSING_INPUT, "items[0].item.id is required.")
@@ -409,12 +415,25 @@ def get_invoice(call, invoice_id):
     return {"invoice": shapes.invoice(found, expand)}
 
 
+def _is_web_address(url):
+    """An http(s) address with a plain host: its origin goes into the payment page's
+    form-action CSP, so nothing there may carry ";" or "," (another directive)."""
+    if len(url) > 2000 or any(char.isspace() or char in ";," for char in url):
+        return False
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 — raises ValueError for a port that is not a number
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
 def online_payments(call, invoice_id):
     data = call.body
     redirect_uri = _text(data, "redirect_uri")
     if not _text(data, "center_id") or not redirect_uri:
         raise ApiError(MISSING_INPUT, "center_id and redirect_uri are required.")
-    if not re.match(r"^https?://[^\s/]+", redirect_uri) or len(redirect_uri) > 2000:
+    if not _is_web_address(redirect_uri):
         raise ApiError(NOT_FOUND, "Invalid redirect_uri.")
     payment = actions.start_online_payment(
         call.org,

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
-from django.http import HttpResponseRedirect
+from django.http import HttpResponseBadRequest, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.csp import CSP
@@ -140,7 +140,9 @@ def appointment_status(request, slug, appointment_id):
         pk=appointment_id,
     )
     status = STATUS_ACTIONS.get(request.POST.get("action", ""))
-    if status is not None and appointment.status != Appointment.Status.CANCELLED:
+    if status is None:
+        return HttpResponseBadRequest("Unknown action: use cancel or no-show.")
+    if appointment.status != Appointment.Status.CANCELLED:
         actions.set_appointment_status(appointment, status)
     if request.htmx:
         ctx = {"appointment": appointment, "org": appointment.organization}
@@ -214,8 +216,9 @@ def pay(request, token):
     if request.method == "POST" and form.is_valid():
         number = form.cleaned_data["card_number"]
         if number == CARD_SUCCESS:
-            actions.complete_payment(payment, number[-4:])
-            return HttpResponseRedirect(_back_to(payment, "success"))
+            if actions.complete_payment(payment, number[-4:]):
+                return HttpResponseRedirect(_back_to(payment, "success"))
+            return redirect("sandbox-pay", payment.token)  # the invoice closed meanwhile
         if number == CARD_3DS:
             payment.card_last4 = number[-4:]
             payment.save(update_fields=["card_last4"])

@@ -14,6 +14,7 @@ before writing again, so a guest or a booking is never created twice.
 
 import json
 import logging
+import math
 import random
 import re
 import socket
@@ -39,7 +40,7 @@ from .errors import (
     ZenotiTimeoutError,
 )
 from .parsing import Reader, lookup
-from .ratelimit import parse_retry_after
+from .ratelimit import parse_retry_after, wait_hint
 
 logger = logging.getLogger(__name__)
 
@@ -351,6 +352,7 @@ class ZenotiClient:
         )
 
     def reserve_slot(self, booking_id, slot_time, *, create_invoice=False):
+        _require_center_local(slot_time)
         payload = {
             "slot_time": slot_time.strftime("%Y-%m-%dT%H:%M:%S"),
             "create_invoice": create_invoice,
@@ -373,6 +375,7 @@ class ZenotiClient:
         """confirm_booking that survives an ambiguous failure: after a timeout, a lost answer or
         a 5xx it reads the guest's appointments for that day and returns the booking if it went
         through; only if it didn't does it try confirming again."""
+        _require_center_local(start_time)
         call = self._start()
         last = None
         for _ in range(WRITE_ROUNDS):
@@ -411,7 +414,8 @@ class ZenotiClient:
         )
 
     def _find_confirmed(self, guest_id, service_id, start_time, call):
-        start_time = start_time.replace(tzinfo=None, microsecond=0)
+        _require_center_local(start_time)
+        start_time = start_time.replace(microsecond=0)
         day = start_time.date()
         appointments = self._guest_appointments(guest_id, day, day, call)
         match = next(
@@ -718,7 +722,7 @@ class ZenotiClient:
         if status == 429 or code == 429:
             wait = parse_retry_after(headers.get("Retry-After"), time.time())
             if wait is None:
-                wait = _float_or_none(headers.get("RateLimit-Reset"))
+                wait = wait_hint(headers.get("RateLimit-Reset"))
             when = f"in about {max(1, round(wait))} seconds" if wait is not None else "in a minute"
             return _mark(
                 RateLimitedError(
@@ -944,12 +948,20 @@ def _int_or_none(value):
         return None
 
 
+def _require_center_local(moment):
+    """Zenoti's slot times are naive center-local datetimes; an aware one (UTC, say) would
+    silently name another hour."""
+    if moment.tzinfo is not None:
+        raise ValueError("Pass slot times as naive center-local datetimes, as Zenoti lists them.")
+
+
 def _float_or_none(value):
+    """A finite, non-negative number from a header value, else None."""
     try:
         number = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
-    return number if number >= 0 else None
+    return number if math.isfinite(number) and number >= 0 else None
 
 
 def _int_header(value):

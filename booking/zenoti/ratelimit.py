@@ -93,12 +93,18 @@ def _valid(state):
     )
 
 
+# No header may pause every process for longer than this (a proxy's "Retry-After: 86400",
+# a far-off date): past it, the next call simply asks Zenoti again.
+MAX_WAIT_HINT = 300.0
+
+
 def _number(value):
+    """A finite, non-negative number from a header value, else None."""
     try:
         number = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
-    return number if number >= 0 else None
+    return number if math.isfinite(number) and number >= 0 else None
 
 
 class Budget:
@@ -223,7 +229,7 @@ class Budget:
             # RateLimit-Reset is the time until the bucket is full again (IETF semantics, as the
             # sandbox sends it): longer than needed, but the safe reading when Retry-After is
             # missing. It is not used otherwise: RateLimit-Remaining says more, more precisely.
-            retry_after = _number(headers.get("RateLimit-Reset"))
+            retry_after = wait_hint(headers.get("RateLimit-Reset"))
         if status != 429:
             retry_after = None
 
@@ -267,16 +273,23 @@ class Budget:
 
 
 def parse_retry_after(value, now):
-    """Retry-After as seconds to wait: a number of seconds or an HTTP date. None if absent."""
+    """Retry-After as seconds to wait (at most MAX_WAIT_HINT): a number of seconds or an HTTP
+    date. None if absent or unreadable."""
     if value is None:
         return None
     seconds = _number(value.strip()) if isinstance(value, str) else _number(value)
-    if seconds is not None:
-        return seconds
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when is None:
-        return None
-    return max(0.0, when.timestamp() - now)
+    if seconds is None:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        if when is None:
+            return None
+        seconds = max(0.0, when.timestamp() - now)
+    return min(seconds, MAX_WAIT_HINT)
+
+
+def wait_hint(value):
+    """A RateLimit-Reset-style number of seconds, at most MAX_WAIT_HINT; None if unreadable."""
+    seconds = _number(value)
+    return None if seconds is None else min(seconds, MAX_WAIT_HINT)

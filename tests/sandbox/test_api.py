@@ -540,3 +540,25 @@ def test_the_api_needs_no_csrf_token_and_no_session(api):
     assert response.status_code == 400  # the referral source is missing: the API answered
     assert response.json()["error"]["code"] == 503
     assert "sessionid" not in response.cookies
+
+
+@pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01", "2029-01-01"])
+def test_a_draft_for_a_date_far_away_is_refused(api, day):
+    response = _booking(api, _service(api, "Balayage")["id"], day=day)
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == 502
+
+
+@pytest.mark.parametrize("country", [10**30, -1, 0])
+def test_an_impossible_phone_country_is_refused(api, country):
+    body = {
+        "center_id": SOHO,
+        "personal_info": {
+            "first_name": "Nia",
+            "mobile_phone": {"country_code": country, "number": "5551234567"},
+        },
+        "referral": {"referral_source": {"id": WEBSITE}},
+    }
+    response = api.post("/guests", json=body)
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == 502

@@ -364,3 +364,54 @@ def test_invoices_show_on_the_admin_page_with_their_balance(member, api):
     assert invoice.balance == Decimal("240.00")
     page = member.get(reverse("sandbox-org", args=["lumen"])).text
     assert f"<strong>{invoice.number}</strong>" in page
+
+
+def test_paying_the_hold_invoice_before_confirm_keeps_the_payment(client, api):
+    services = api.get(f"/centers/{SANTA_MONICA}/services", params={"size": 100}).json()
+    balayage = next(s for s in services["services"] if s["name"] == "Balayage")
+    guest = api.post(
+        "/guests",
+        json={
+            "center_id": SANTA_MONICA,
+            "personal_info": {"first_name": "Maya", "last_name": "Fern"},
+            "referral": {"referral_source": {"id": "5d0c3e5a-8a0f-4d57-9d1f-000000000002"}},
+        },
+    ).json()["id"]
+    booking = api.post(
+        "/bookings",
+        json={
+            "center_id": SANTA_MONICA,
+            "date": "2026-12-15",
+            "guests": [{"id": guest, "items": [{"item": {"id": balayage["id"]}}]}],
+        },
+    ).json()["id"]
+    reserved = api.post(
+        f"/bookings/{booking}/slots/reserve",
+        json={"slot_time": "2026-12-15T10:00:00", "create_invoice": True},
+    ).json()
+    invoice_id = reserved["invoices"][0]["invoice_id"]
+    client.post(_pay_link(api, invoice_id), {"card_number": "4242424242424242", **CARD})
+    confirmed = api.post(f"/bookings/{booking}/slots/confirm", json={}).json()
+    assert confirmed["invoice"]["invoice_id"] == invoice_id
+    dues, is_closed = _dues(api, invoice_id)
+    assert is_closed and Decimal(str(dues["balance"])) == 0
+
+
+@pytest.mark.parametrize(
+    "redirect_uri",
+    ["https://book.example/return;sandbox", "https://a.example, https://b.example", "ftp://x/y"],
+)
+def test_a_redirect_uri_that_could_bend_the_payment_page_csp_is_refused(api, redirect_uri):
+    invoice_id = _invoice(api)
+    response = api.post(
+        f"/invoices/{invoice_id}/online_payments",
+        json={"center_id": SANTA_MONICA, "redirect_uri": redirect_uri, "source": 1},
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == 502
+
+
+def test_an_unknown_status_action_is_a_400(member, api):
+    appointment = Appointment.objects.filter(center_id=SANTA_MONICA).first()
+    url = reverse("sandbox-appointment-status", args=["lumen", appointment.id])
+    assert member.post(url, {"action": "teleport"}).status_code == 400
