@@ -110,9 +110,11 @@ def run_callers(base_url, callers, start, until, max_calls, queue):
                 began = time.perf_counter()
                 try:
                     client.get_center(SOHO_ID)
-                except errors.BudgetExhaustedError:
+                except errors.BudgetExhaustedError as exc:
                     with lock:
                         out["refused"] += 1
+                    # As a real caller would: back off rather than spin on the shared lock.
+                    time.sleep(min(exc.retry_after or 1.0, 5.0))
                     continue
                 except errors.ZenotiError as exc:
                     with lock:
