@@ -2,12 +2,14 @@
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
 from tenants.models import AuditLog, Invitation, Membership, Organization, Role, User
+
+SLUG_ATTEMPTS = 5
 
 
 def audit(actor, action, *, organization=None, agency=None, target="", **details):
@@ -26,12 +28,21 @@ def audit(actor, action, *, organization=None, agency=None, target="", **details
 def create_organization(actor, name, *, timezone="America/New_York", agency=None, owner=None):
     """A new tenant. `owner` (default: the actor) becomes its first owner, unless the
     organization is created by an agency for a client who has no account yet."""
-    organization = Organization.objects.create(
-        name=name,
-        slug=Organization.unique_slug_for(name),
-        timezone=timezone,
-        agency=agency,
-    )
+    for attempt in range(SLUG_ATTEMPTS):
+        try:
+            # A savepoint: a concurrent sign-up may take the same slug between the check
+            # in unique_slug_for and this insert; then the next free slug is tried.
+            with transaction.atomic():
+                organization = Organization.objects.create(
+                    name=name,
+                    slug=Organization.unique_slug_for(name),
+                    timezone=timezone,
+                    agency=agency,
+                )
+            break
+        except IntegrityError:
+            if attempt == SLUG_ATTEMPTS - 1:
+                raise
     if owner is not None:
         Membership.objects.create(organization=organization, user=owner, role=Role.OWNER)
     audit(actor, "organization.created", organization=organization, agency=agency, target=name)

@@ -85,3 +85,13 @@ def test_bad_input_shows_field_errors_and_creates_nothing(login, agency, agency_
     assert "Choose a time zone from the list." in response.text
     assert "Enter a valid email address." in response.text
     assert Organization.objects.filter(agency=agency).count() == 0
+
+
+def test_a_slug_taken_by_a_concurrent_sign_up_moves_on_to_the_next(db, agency, monkeypatch):
+    from tenants import actions
+
+    Organization.objects.create(name="Bloom Nails", slug="bloom-nails")
+    slugs = iter(["bloom-nails", "bloom-nails-2"])  # the first check raced with another insert
+    monkeypatch.setattr(Organization, "unique_slug_for", classmethod(lambda cls, name: next(slugs)))
+    organization = actions.create_organization(None, "Bloom Nails", agency=agency)
+    assert organization.slug == "bloom-nails-2"
