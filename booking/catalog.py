@@ -76,7 +76,13 @@ def _load(key, loader, *, force=False):
             raise failure
         if cache.add(lock_key, 1, timeout=LOCK_SECONDS):
             try:
+                # Whoever held the lock before may have stored a fresh copy just now.
+                latest = cache.get(key)
+                if latest is not None and latest["fresh_until"] > max(seen_until, _now()):
+                    return latest["value"]
                 value = loader()
+                # Stored before the lock is released, so no waiter finds neither.
+                _store(key, value)
             except errors.ZenotiError as exc:
                 # A budget refusal says nothing about Zenoti (and a background refusal nothing
                 # about what a guest would get): only upstream failures are remembered.
@@ -88,7 +94,6 @@ def _load(key, loader, *, force=False):
                 raise
             finally:
                 cache.delete(lock_key)
-            _store(key, value)
             return value
         # Someone else is loading. A stale copy is good enough meanwhile.
         if serve_stale:

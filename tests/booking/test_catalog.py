@@ -234,3 +234,22 @@ def test_refresh_skips_disabled_and_deleted_centers(center, fake):
     assert catalog.refresh_center_catalog(center.pk) == "gone"
     assert catalog.refresh_center_catalog(999999) == "gone"
     assert fake.calls["services"] == 0
+
+
+def test_a_copy_stored_while_we_waited_for_the_lock_is_used_without_loading(
+    center, fake, monkeypatch
+):
+    catalog.services(center)  # the copy another process just stored
+    assert fake.calls["services"] == 1
+    real_get = catalog.cache.get
+    misses = iter([True])
+
+    def first_read_misses(key, *args, **kwargs):
+        # Our first look happened just before the other process stored its copy.
+        if not key.endswith((":lock", ":failed")) and next(misses, False):
+            return None
+        return real_get(key, *args, **kwargs)
+
+    monkeypatch.setattr(catalog.cache, "get", first_read_misses)
+    assert len(catalog.services(center)) == 3
+    assert fake.calls["services"] == 1
