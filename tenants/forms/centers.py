@@ -1,6 +1,5 @@
 """The form that connects a Zenoti center: its ID, time zone, API address and (write-only) key."""
 
-import re
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -8,10 +7,9 @@ from django import forms
 from django.conf import settings
 from django.utils import timezone
 
-from tenants.forms.fields import TimezoneField
+from tenants.forms.fields import GUID_RE, TimezoneField
 from tenants.models import KEY_EXPIRY_WARNING_DAYS, ZENOTI_API_URL, Center
 
-GUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 # Plain http is only for a sandbox on the developer's own machine.
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
 KEY_VALID_DAYS = 365

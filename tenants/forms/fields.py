@@ -1,8 +1,12 @@
 """Form fields shared by the tenants forms."""
 
+import re
 import zoneinfo
 
 from django import forms
+
+# A Zenoti ID, lower-cased (the forms lower-case what is typed before matching).
+GUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 # Zones most salons on Zenoti use, offered first; every IANA zone is accepted.
 COMMON_ZONES = [

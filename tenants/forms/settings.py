@@ -1,16 +1,14 @@
 """Forms of the organization settings page: branding, referral-source defaults, a referral
 rule, and the "test a visit" box."""
 
-import re
 from urllib.parse import urlsplit
 
 from django import forms
 
 from attribution.sources import CLICK_ID_NETWORKS, domain_of
-from tenants.forms.fields import TimezoneField
+from tenants.forms.fields import GUID_RE, TimezoneField
 from tenants.models import ReferralRule, color_validator
 
-GUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 GUID_EXAMPLE = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
 CLICK_NETWORKS = sorted(set(CLICK_ID_NETWORKS.values()))
 NO_AUTOCORRECT = {"autocomplete": "off", "spellcheck": "false", "autocapitalize": "none"}

@@ -1,5 +1,7 @@
 """The agency console: every client organization of an agency, and creating a new one."""
 
+from datetime import timedelta
+
 from django.contrib import messages
 from django.db.models import Count, Q
 from django.shortcuts import redirect, render
@@ -13,7 +15,7 @@ from tenants.models import KEY_EXPIRY_WARNING_DAYS, Organization
 
 
 def _client_organizations(agency):
-    soon = timezone.localdate() + timezone.timedelta(days=KEY_EXPIRY_WARNING_DAYS)
+    soon = timezone.localdate() + timedelta(days=KEY_EXPIRY_WARNING_DAYS)
     return Organization.objects.filter(agency=agency).annotate(
         center_count=Count("centers", filter=Q(centers__enabled=True), distinct=True),
         expiring_keys=Count(

@@ -31,8 +31,8 @@ def api(db, clock):
     return api_client()
 
 
-def _invoice(api, *, create_invoice_only=False):
-    """A confirmed Balayage at Santa Monica (or only reserved, with a temporary invoice)."""
+def _reserve(api, *, create_invoice):
+    """A Balayage at Santa Monica held for a new guest: (booking id, reserve answer)."""
     services = api.get(f"/centers/{SANTA_MONICA}/services", params={"size": 100}).json()
     balayage = next(s for s in services["services"] if s["name"] == "Balayage")
     guest = api.post(
@@ -51,8 +51,14 @@ def _invoice(api, *, create_invoice_only=False):
     booking = api.post("/bookings", json=body).json()["id"]
     reserved = api.post(
         f"/bookings/{booking}/slots/reserve",
-        json={"slot_time": "2026-12-15T10:00:00", "create_invoice": create_invoice_only},
+        json={"slot_time": "2026-12-15T10:00:00", "create_invoice": create_invoice},
     ).json()
+    return booking, reserved
+
+
+def _invoice(api, *, create_invoice_only=False):
+    """A confirmed Balayage at Santa Monica (or only reserved, with a temporary invoice)."""
+    booking, reserved = _reserve(api, create_invoice=create_invoice_only)
     if create_invoice_only:
         return reserved["invoices"][0]["invoice_id"]
     return api.post(f"/bookings/{booking}/slots/confirm", json={}).json()["invoice"]["invoice_id"]
@@ -367,28 +373,7 @@ def test_invoices_show_on_the_admin_page_with_their_balance(member, api):
 
 
 def test_paying_the_hold_invoice_before_confirm_keeps_the_payment(client, api):
-    services = api.get(f"/centers/{SANTA_MONICA}/services", params={"size": 100}).json()
-    balayage = next(s for s in services["services"] if s["name"] == "Balayage")
-    guest = api.post(
-        "/guests",
-        json={
-            "center_id": SANTA_MONICA,
-            "personal_info": {"first_name": "Maya", "last_name": "Fern"},
-            "referral": {"referral_source": {"id": "5d0c3e5a-8a0f-4d57-9d1f-000000000002"}},
-        },
-    ).json()["id"]
-    booking = api.post(
-        "/bookings",
-        json={
-            "center_id": SANTA_MONICA,
-            "date": "2026-12-15",
-            "guests": [{"id": guest, "items": [{"item": {"id": balayage["id"]}}]}],
-        },
-    ).json()["id"]
-    reserved = api.post(
-        f"/bookings/{booking}/slots/reserve",
-        json={"slot_time": "2026-12-15T10:00:00", "create_invoice": True},
-    ).json()
+    booking, reserved = _reserve(api, create_invoice=True)
     invoice_id = reserved["invoices"][0]["invoice_id"]
     client.post(_pay_link(api, invoice_id), {"card_number": "4242424242424242", **CARD})
     confirmed = api.post(f"/bookings/{booking}/slots/confirm", json={}).json()
