@@ -14,6 +14,12 @@ def ensure_schedules(using="default", **kwargs):
     schedules = [
         ("booking.tasks.refresh_catalogs", "Refresh Zenoti catalogs", Schedule.MINUTES, 10),
         ("booking.tasks.prune_call_log", "Prune the Zenoti call log", Schedule.DAILY, None),
+        (
+            "booking.tasks.sweep_booking_sessions",
+            "Settle left booking sessions",
+            Schedule.MINUTES,
+            1,
+        ),
     ]
     for func, name, schedule_type, minutes in schedules:
         if not Schedule.objects.using(using).filter(func=func).exists():

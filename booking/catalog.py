@@ -43,7 +43,7 @@ class Category:
     service_count: int
 
 
-def _key(center, *parts):
+def key(center, *parts):
     # The center's upstream identity is part of the key: pointing a center at another Zenoti
     # center (or from the sandbox to Zenoti) starts from an empty catalog.
     upstream = hashlib.sha256(
@@ -52,13 +52,14 @@ def _key(center, *parts):
     return ":".join(["catalog", f"v{VERSION}", str(center.pk), upstream, *parts])
 
 
-def _store(key, value):
-    ttl = settings.CATALOG_TTL_SECONDS
-    cache.set(key, {"value": value, "fresh_until": _now() + ttl}, timeout=ttl + STALE_SECONDS)
+def _store(key, value, ttl=None, stale_seconds=STALE_SECONDS):
+    ttl = settings.CATALOG_TTL_SECONDS if ttl is None else ttl
+    cache.set(key, {"value": value, "fresh_until": _now() + ttl}, timeout=ttl + stale_seconds)
 
 
-def _load(key, loader, *, force=False):
-    """The cached value for key, loading it once (across processes) when missing or stale."""
+def load(key, loader, *, force=False, ttl=None, stale_seconds=STALE_SECONDS):
+    """The cached value for key, loading it once (across processes) when missing or stale.
+    `ttl` defaults to CATALOG_TTL_SECONDS; a stale copy is kept `stale_seconds` longer."""
     entry = cache.get(key)
     seen_until = entry["fresh_until"] if entry is not None else 0
     if entry is not None and not force and seen_until > _now():
@@ -82,7 +83,7 @@ def _load(key, loader, *, force=False):
                     return latest["value"]
                 value = loader()
                 # Stored before the lock is released, so no waiter finds neither.
-                _store(key, value)
+                _store(key, value, ttl, stale_seconds)
             except errors.ZenotiError as exc:
                 # A budget refusal says nothing about Zenoti (and a background refusal nothing
                 # about what a guest would get): only upstream failures are remembered.
@@ -115,11 +116,11 @@ def is_bookable(service):
 def services(center, *, force=False, priority="interactive"):
     """The services of this center that guests may book online, in Zenoti's order."""
 
-    def load():
+    def load_services():
         with client_for(center, priority=priority) as client:
             return [s for s in client.list_services(center.zenoti_center_id) if is_bookable(s)]
 
-    return _load(_key(center, "services"), load, force=force)
+    return load(key(center, "services"), load_services, force=force)
 
 
 def categories(center):
@@ -136,17 +137,17 @@ def categories(center):
 def therapists(center, service_id, *, force=False, priority="interactive"):
     """The therapists who perform this service at this center."""
 
-    def load():
+    def load_therapists():
         with client_for(center, priority=priority) as client:
             return client.list_service_therapists(center.zenoti_center_id, service_id)
 
-    return _load(_key(center, "therapists", service_id.lower()), load, force=force)
+    return load(key(center, "therapists", service_id.lower()), load_therapists, force=force)
 
 
 def prime_services(center, all_services):
     """Store a list of services just read from Zenoti (Test connection), keeping the bookable."""
     bookable = [s for s in all_services if is_bookable(s)]
-    _store(_key(center, "services"), bookable)
+    _store(key(center, "services"), bookable)
     return bookable
 
 

@@ -41,3 +41,18 @@ def prune_call_log(days=None, batch=PRUNE_BATCH):
         if not ids:
             return deleted
         deleted += ZenotiCall.objects.filter(pk__in=ids).delete()[0]
+
+
+def sweep_booking_sessions():
+    """Every minute: settle booking sessions the guest left (booking.funnel.sweep)."""
+    from booking import funnel
+
+    return funnel.sweep()
+
+
+def send_booking_confirmation(session_id):
+    """The guest's confirmation email, once (a re-run after a crash sends nothing twice:
+    the row is claimed before sending; a failed send gives the claim back for a retry)."""
+    from booking import emails
+
+    return emails.send_confirmation(session_id)

@@ -315,6 +315,11 @@ ZENOTI_BACKGROUND_RESERVE = env_int("ZENOTI_BACKGROUND_RESERVE", 10)
 ZENOTI_CALL_LOG_DAYS = env_int("ZENOTI_CALL_LOG_DAYS", 14)
 # How long the catalog (services, categories, therapists) is served from cache.
 CATALOG_TTL_SECONDS = env_int("CATALOG_TTL_SECONDS", 15 * 60)
+# How long one day's free times are shared by the guests browsing it (the reservation always
+# asks Zenoti again, so this only trades freshness of the list for upstream calls).
+AVAILABILITY_TTL_SECONDS = env_int("AVAILABILITY_TTL_SECONDS", 60)
+# A guest's unfinished booking session is abandoned after this long without activity.
+BOOKING_SESSION_IDLE_HOURS = env_int("BOOKING_SESSION_IDLE_HOURS", 24)
 
 # The Zenoti sandbox (a stateful fake of the Zenoti API, its hosted payment page and fault
 # knobs), mounted at /sandbox/. On in development and the demo; off in production.

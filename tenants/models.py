@@ -282,6 +282,13 @@ class Center(models.Model):
     api_base_url = models.URLField("API base URL", default=ZENOTI_API_URL)
     api_key = EncryptedTextField()
     api_key_expires_on = models.DateField("key expires on", null=True, blank=True)
+    # The center's policy: guests pay online (Zenoti's hosted payment page) before the booking
+    # is confirmed. Zenoti answers 438 when online payment is not enabled for the center.
+    payment_required = models.BooleanField(
+        "guests pay online when booking",
+        default=False,
+        help_text="Online payment must be enabled for this center in Zenoti.",
+    )
     enabled = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

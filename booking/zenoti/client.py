@@ -233,10 +233,11 @@ class ZenotiClient:
         find_or_create_guest, which never creates a duplicate."""
         return self._create_guest(guest, self._start())
 
-    def find_or_create_guest(self, guest):
+    def find_or_create_guest(self, guest, *, search_phone=True):
         """The existing guest with this email (or phone), else a new one. After an ambiguous
         failure of the create (timeout, lost answer, 5xx) it searches again before creating
-        again, so a guest whose creation went through is found, not duplicated."""
+        again, so a guest whose creation went through is found, not duplicated.
+        `search_phone=False` looks by email only when there is one (one call less)."""
         call = self._start()
         if not ((guest.email or "").strip() or _digits(guest.phone)):
             return self._create_guest(guest, call)  # nothing to search by
@@ -244,7 +245,7 @@ class ZenotiClient:
         for _ in range(WRITE_ROUNDS):
             if last is not None and call.left() <= 0:
                 break
-            found = self._find_guest(guest, call)
+            found = self._find_guest(guest, call, search_phone)
             if found:
                 return found
             try:
@@ -267,7 +268,7 @@ class ZenotiClient:
             "GET", "/guests/search", params=params, call=call, read=_rows("guests", parsing.guest)
         )
 
-    def _find_guest(self, guest, call):
+    def _find_guest(self, guest, call, search_phone=True):
         """The guest with the same email, else the same mobile number (Zenoti's search may
         match loosely: only exact matches count)."""
         email = (guest.email or "").strip().lower()
@@ -276,7 +277,7 @@ class ZenotiClient:
                 if found.email.strip().lower() == email:
                     return found
         number = _e164_to_zenoti(guest.phone)[1] if guest.phone else ""
-        if number:
+        if number and (search_phone or not email):
             for found in self._search_guests(guest.center_id, None, guest.phone, call):
                 if _digits(found.phone_number) == number:
                     return found
@@ -397,6 +398,11 @@ class ZenotiClient:
             if found:
                 return found
         raise last
+
+    def find_confirmed(self, guest_id, service_id, start_time):
+        """The confirmed booking of this guest, service and start time, or None: how to learn
+        whether a confirm whose answer was lost went through."""
+        return self._find_confirmed(guest_id, service_id, start_time, self._start())
 
     def _confirm(self, booking_id, notes, group_name, call):
         payload = {}
