@@ -30,6 +30,10 @@ from sandbox.models import (
     Therapist,
 )
 
+# The demo organization's booking widget (made by seed_demo): a fixed code, so the README,
+# the example host page /sandbox/host/ and tests can name it.
+DEMO_WIDGET_CODE = "lumenweb"
+
 DEMO = uuid.UUID("2b7d6f0e-41f4-4c8e-9a3b-5e1f0d2c7a90")
 
 

@@ -27,6 +27,16 @@ def random_code(length=10):
     return "".join(secrets.choice(alphabet) for _ in range(length))
 
 
+def readable_text_color(color):
+    """White or near-black, whichever reads better on the #rrggbb background."""
+    red, green, blue = (int(color[i : i + 2], 16) / 255 for i in (1, 3, 5))
+    channels = [
+        c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in (red, green, blue)
+    ]
+    luminance = 0.2126 * channels[0] + 0.7152 * channels[1] + 0.0722 * channels[2]
+    return "#1b1e2b" if luminance > 0.4 else "#ffffff"
+
+
 def validate_timezone(value):
     if value not in zoneinfo.available_timezones():
         raise ValidationError(f"“{value}” is not a time zone name such as America/New_York.")

@@ -71,6 +71,12 @@ class CenterForm(forms.Form):
         f"{KEY_EXPIRY_WARNING_DAYS} days before.",
         error_messages={"invalid": "Enter a date such as 2026-12-31."},
     )
+    payment_required = forms.BooleanField(
+        label="Guests pay online when they book",
+        required=False,
+        help_text="The booking is confirmed once Zenoti's payment page takes the payment. Online "
+        "payment must be turned on for this center in Zenoti.",
+    )
     enabled = forms.BooleanField(
         label="Enabled — take bookings for this center",
         required=False,
@@ -89,6 +95,7 @@ class CenterForm(forms.Form):
                     "timezone": center.timezone,
                     "api_base_url": center.api_base_url,
                     "api_key_expires_on": center.api_key_expires_on,
+                    "payment_required": center.payment_required,
                     "enabled": center.enabled,
                 },
             )
@@ -224,4 +231,4 @@ class CenterForm(forms.Form):
     def center_fields(self):
         """The cleaned values that are model fields, without the key."""
         names = ["name", "zenoti_center_id", "timezone", "api_base_url", "api_key_expires_on"]
-        return {name: self.cleaned_data[name] for name in [*names, "enabled"]}
+        return {name: self.cleaned_data[name] for name in [*names, "payment_required", "enabled"]}

@@ -21,7 +21,7 @@ from tenants.forms.settings import (
     ReferralRuleForm,
     VisitTestForm,
 )
-from tenants.models import ReferralRule, Role
+from tenants.models import ReferralRule, Role, readable_text_color
 from tenants.referral import referral_source_for
 
 PAGE = "tenants/settings/settings.html"
@@ -45,16 +45,6 @@ def _referral_form(organization, data=None):
     return ReferralDefaultsForm(data, initial=model_to_dict(organization, fields=REFERRAL_FIELDS))
 
 
-def _readable_on(color):
-    """White or near-black, whichever reads better on the #rrggbb background."""
-    red, green, blue = (int(color[i : i + 2], 16) / 255 for i in (1, 3, 5))
-    channels = [
-        c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in (red, green, blue)
-    ]
-    luminance = 0.2126 * channels[0] + 0.7152 * channels[1] + 0.0722 * channels[2]
-    return "#1b1e2b" if luminance > 0.4 else "#ffffff"
-
-
 def _preview(organization, form=None):
     """Values for the branding preview: the form's valid values, else the saved ones."""
     values = model_to_dict(organization, fields=BRANDING_FIELDS)
@@ -62,8 +52,8 @@ def _preview(organization, form=None):
         form.is_valid()
         values.update(form.cleaned_data)
     values["name"] = values["display_name"] or organization.name
-    values["brand_text"] = _readable_on(values["brand_color"])
-    values["accent_text"] = _readable_on(values["accent_color"])
+    values["brand_text"] = readable_text_color(values["brand_color"])
+    values["accent_text"] = readable_text_color(values["accent_color"])
     # The preview button is 36 px tall; CSS clamps a larger radius to a pill the same way.
     values["button_rx"] = min(values["button_radius"], 18)
     return values

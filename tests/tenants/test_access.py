@@ -11,13 +11,14 @@ from tenants.models import Role
 
 
 def _org_routes(resolver=None, prefix=""):
-    """(route template, name) for every URL whose pattern contains <…:org>."""
+    """(route template, name) for every member URL (under app/) whose pattern contains <…:org>.
+    The guest funnel's public /b/<org>/… pages are for everyone: tests/booking/test_public.py."""
     resolver = resolver or get_resolver()
     for entry in resolver.url_patterns:
         route = prefix + str(entry.pattern)
         if isinstance(entry, URLResolver):
             yield from _org_routes(entry, route)
-        elif isinstance(entry, URLPattern) and "<slug:org>" in route:
+        elif isinstance(entry, URLPattern) and route.startswith("app/<slug:org>/"):
             yield route, entry.name
 
 

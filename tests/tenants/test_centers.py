@@ -359,6 +359,18 @@ def test_blank_key_on_edit_keeps_the_old_key(login, manager, center):
     assert not AuditLog.objects.filter(action="center.key_replaced").exists()
 
 
+def test_manager_requires_online_payment_for_a_center(login, manager, center):
+    client = login(manager)
+    assert "Guests pay online when they book" in client.get(edit_url(center)).text
+    response = client.post(edit_url(center), edit_data(center, payment_required="on"))
+    assert response.status_code == 302
+    center.refresh_from_db()
+    assert center.payment_required
+    entry = AuditLog.objects.get(action="center.updated")
+    assert entry.details == {"changed": ["payment_required"]}
+    assert 'id="id_payment_required" checked' in client.get(edit_url(center)).text
+
+
 def test_new_key_on_edit_replaces_it(login, manager, center):
     expires = (timezone.localdate() + timedelta(days=365)).isoformat()
     response = login(manager).post(

@@ -3,6 +3,7 @@ the Zenoti sandbox's demo salons."""
 
 from django.core.management import call_command
 
+from booking.models import Widget
 from booking.services import check_connection
 from sandbox.models import SandboxOrganization
 from sandbox.testing import SandboxTransport
@@ -28,6 +29,7 @@ def counts():
             AgencyMembership,
             Center,
             ReferralRule,
+            Widget,
         )
     ]
 
@@ -37,7 +39,7 @@ def test_seed_demo_runs_twice_without_duplicates(db, capsys):
     first = counts(), SandboxOrganization.objects.count()
     call_command("seed_demo")
     assert (counts(), SandboxOrganization.objects.count()) == first
-    assert first == ([1, 2, 5, 4, 1, 3, 4], 2)
+    assert first == ([1, 2, 5, 4, 1, 3, 4, 1], 2)
     out = capsys.readouterr().out
     assert "owner@lumen.example" in out and "chairfill-demo" in out
 
@@ -56,6 +58,28 @@ def test_demo_centers_point_at_the_sandbox_with_its_keys(db, settings):
         "Lumen Santa Monica": (base_url, "sandbox-lumen-key"),
         "Willow Uptown": (base_url, "sandbox-willow-key"),
     }
+
+
+def test_santa_monica_takes_payment_online(db):
+    call_command("seed_demo")
+    paying = set(Center.objects.filter(payment_required=True).values_list("name", flat=True))
+    assert paying == {"Lumen Santa Monica"}
+
+
+def test_the_demo_widget_can_be_framed_by_this_site_and_its_link_is_printed(db, settings, capsys):
+    settings.SITE_URL = "http://127.0.0.1:8123"
+    call_command("seed_demo")
+    widget = Widget.objects.get(code="lumenweb")
+    assert (widget.organization.slug, widget.name, widget.mode) == (
+        "lumen",
+        "Website booking",
+        "inline",
+    )
+    assert widget.enabled and not widget.centers.exists()  # every center
+    assert widget.allowed_origins == ["http://127.0.0.1:8123"]
+    out = capsys.readouterr().out
+    assert "http://127.0.0.1:8123/b/lumen/lumenweb/" in out
+    assert "http://127.0.0.1:8123/sandbox/host/" in out
 
 
 def test_every_demo_center_passes_test_connection(db):

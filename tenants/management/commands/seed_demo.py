@@ -2,12 +2,15 @@
 sandbox's demo salons the centers are connected to. Safe to re-run."""
 
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
+from booking.models import Widget
+from sandbox.demo import DEMO_WIDGET_CODE
 from tenants.models import (
     Agency,
     AgencyMembership,
@@ -49,13 +52,15 @@ ORGANIZATIONS = [
         "default_referral_source_id": "5d0c3e5a-8a0f-4d57-9d1f-000000000001",
         "default_referral_source_label": "Website",
         "referral_source_required": True,
+        # (Zenoti id, name, time zone, days the key stays valid, guests pay online)
         "centers": [
-            ("0f1a5c52-2a35-4b1c-9a37-6a1d1e4f0a01", "Lumen SoHo", "America/New_York", 300),
+            ("0f1a5c52-2a35-4b1c-9a37-6a1d1e4f0a01", "Lumen SoHo", "America/New_York", 300, False),
             (
                 "0f1a5c52-2a35-4b1c-9a37-6a1d1e4f0a02",
                 "Lumen Santa Monica",
                 "America/Los_Angeles",
                 300,
+                True,
             ),
         ],
         "rules": [
@@ -101,11 +106,29 @@ ORGANIZATIONS = [
         "referral_source_required": False,
         # Key expiring soon: shows the renewal banner in the demo.
         "centers": [
-            ("7b2e9d10-5c44-4f0e-8d6b-3c2a1b0e9f01", "Willow Uptown", "America/Chicago", 21)
+            ("7b2e9d10-5c44-4f0e-8d6b-3c2a1b0e9f01", "Willow Uptown", "America/Chicago", 21, False)
         ],
         "rules": [],
     },
 ]
+
+
+def seed_widget(organization):
+    """The demo widget: inline, every center, embeddable by this deployment's own pages (the
+    sandbox's example host page)."""
+    site = urlsplit(settings.SITE_URL)
+    widget, _ = Widget.objects.update_or_create(
+        code=DEMO_WIDGET_CODE,
+        defaults={
+            "organization": organization,
+            "name": "Website booking",
+            "mode": Widget.Mode.INLINE,
+            "allowed_origins": [f"{site.scheme}://{site.netloc}".lower()],
+            "enabled": True,
+        },
+    )
+    widget.centers.clear()  # none named: every enabled center
+    return widget
 
 
 class Command(BaseCommand):
@@ -132,7 +155,7 @@ class Command(BaseCommand):
             )
             organizations[org.slug] = org
             today = timezone.localdate()
-            for zenoti_id, name, tz, key_days in centers:
+            for zenoti_id, name, tz, key_days, payment_required in centers:
                 center = Center.objects.filter(organization=org, zenoti_center_id=zenoti_id).first()
                 if center is None:
                     center = Center(organization=org, zenoti_center_id=zenoti_id)
@@ -140,6 +163,7 @@ class Command(BaseCommand):
                 center.api_base_url = sandbox_api_url()
                 center.api_key = SANDBOX_KEYS[org.slug]
                 center.api_key_expires_on = today + timedelta(days=key_days)
+                center.payment_required = payment_required
                 center.save()
             for position, (field, operator, value, source_id, label) in enumerate(rules):
                 ReferralRule.objects.update_or_create(
@@ -153,6 +177,8 @@ class Command(BaseCommand):
                         "label": label,
                     },
                 )
+
+        widget = seed_widget(organizations["lumen"])
 
         for email, name, org_slug, role in USERS:
             user = User.objects.filter(email=email).first() or User(email=email)
@@ -174,7 +200,11 @@ class Command(BaseCommand):
                 else (f"member of {agency.name} (reaches every client organization)")
             )
             self.stdout.write(f"  {email:<26} {DEMO_PASSWORD}   {what}")
+        self.stdout.write(
+            f"Booking page of the demo widget: {settings.SITE_URL}/b/lumen/{widget.code}/"
+        )
         if settings.SANDBOX_ENABLED:
+            self.stdout.write(f"Example site embedding it: {settings.SITE_URL}/sandbox/host/")
             self.stdout.write(f"Demo centers call the Zenoti sandbox at {sandbox_api_url()}.")
         else:
             self.stdout.write(
