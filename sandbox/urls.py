@@ -18,4 +18,5 @@ urlpatterns = [
     path("pay/<uuid:token>/", views.pay, name="sandbox-pay"),
     path("pay/<uuid:token>/authenticate/", views.pay_authenticate, name="sandbox-pay-authenticate"),
     path("zenoti/v1/<path:path>", api.endpoint, name="sandbox-api"),
+    path("host/", views.host, name="sandbox-host"),
 ]

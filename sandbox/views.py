@@ -1,5 +1,6 @@
 """Sandbox pages: the admin page (organizations, keys, referral sources, fault knobs, rate
-limit, recent appointments and invoices) and the guest-facing hosted payment page."""
+limit, recent appointments and invoices), the guest-facing hosted payment page and an example
+salon website embedding the demo widget."""
 
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -13,7 +14,10 @@ from django.urls import reverse
 from django.utils.csp import CSP
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from booking.embed import embed_origins, normalise_origin
+from booking.models import Widget
 from sandbox import actions, clock, ratelimit
+from sandbox.demo import DEMO_WIDGET_CODE
 from sandbox.forms import CardForm, FaultsForm, RateLimitForm
 from sandbox.models import Appointment, Invoice, Payment, SandboxOrganization
 
@@ -256,3 +260,32 @@ def pay_authenticate(request, token):
         actions.set_payment_status(payment, Payment.Status.PENDING)
         return redirect(reverse("sandbox-pay", args=[payment.token]) + "?auth=failed")
     return _payment_page(request, "sandbox/pay_authenticate.html", _pay_ctx(payment))
+
+
+# --- Example host page -----------------------------------------------------------------
+
+# The demo organization's website widget (tenants' seed_demo creates it).
+CAMPAIGN_LINKS = [
+    ("Google Ads click", "?utm_source=google&utm_medium=cpc&utm_campaign=winter&gclid=TEST123"),
+    (
+        "Instagram ad",
+        "?utm_source=instagram&utm_medium=paid_social&utm_campaign=winter&fbclid=TEST456",
+    ),
+    ("Newsletter", "?utm_source=newsletter&utm_medium=email&utm_campaign=january"),
+]
+
+
+@require_GET
+def host(request):
+    """A made-up salon website with the demo widget embedded inline and as a popup, and links
+    to itself carrying campaign parameters: the demo's and the browser tests' host page."""
+    widget = Widget.objects.select_related("organization").filter(code=DEMO_WIDGET_CODE).first()
+    origin = normalise_origin(request.build_absolute_uri("/"))
+    ctx = {
+        "widget": widget,
+        "demo_widget": DEMO_WIDGET_CODE,
+        "origin": origin,
+        "may_frame": widget is not None and origin in embed_origins(widget),
+        "campaign_links": CAMPAIGN_LINKS,
+    }
+    return render(request, "sandbox/host.html", ctx)
