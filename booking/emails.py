@@ -63,7 +63,9 @@ def _message(session):
     message = EmailMultiAlternatives(
         subject, render_to_string("booking/email/confirmation.txt", ctx), to=[session.email]
     )
-    message.attach_alternative(render_to_string("booking/email/confirmation.html", ctx), "text/html")
+    message.attach_alternative(
+        render_to_string("booking/email/confirmation.html", ctx), "text/html"
+    )
     return message
 
 

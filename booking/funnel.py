@@ -49,6 +49,8 @@ LEASE_SECONDS = 4 * settings.ZENOTI_DEADLINE + 10
 HOLD_MARGIN_SECONDS = 15
 WAIT_POLL_SECONDS = 0.2
 SWEEP_BATCH = 50
+# Seconds after which the sweeper reads the invoice of a session still awaiting payment.
+PAYMENT_CHECK = 60
 MAX_PARAMS = 60
 MAX_VALUE = 500
 
@@ -302,7 +304,8 @@ def save_details(session, cleaned):
         "state": S.DETAILS,
     }
     if cleaned["email"].lower() != session.email.lower():
-        fields["zenoti_guest_id"] = ""  # another person: search Zenoti again
+        # Another person: search Zenoti again, and make a draft in their name.
+        fields.update(zenoti_guest_id="", zenoti_booking_id="")
     if session.state == S.HELD:
         # Back from review with new details: the hold goes (it is made again for them).
         fields.update(reservation_id="", hold_expires_at=None, invoice_id="")
@@ -524,15 +527,17 @@ def _confirmed(session, confirmation):
 def _confirm_upstream(session, client):
     """Confirm the held time, re-reserving it first when the hold is (nearly) gone. Raises
     SlotUnavailableError when the time can't be had any more."""
-    if session.hold_seconds_left() < HOLD_MARGIN_SECONDS:
-        _reserve(session, client)
-    _save(session, confirm_attempts=session.confirm_attempts + 1)
     if session.confirm_uncertain:
+        # Look first: our own earlier confirm may have booked the time (and would make it
+        # look taken to a new reservation).
         found = client.find_confirmed(
             session.zenoti_guest_id, session.service_id, session.local_start
         )
         if found:
             return found
+    if session.hold_seconds_left() < HOLD_MARGIN_SECONDS:
+        _reserve(session, client)
+    _save(session, confirm_attempts=session.confirm_attempts + 1)
     try:
         return _safely_confirm(session, client)
     except errors.SlotUnavailableError:
@@ -626,11 +631,12 @@ def retry_payment(session, *, payment_return_url):
 
 
 def _is_paid(invoice):
-    return invoice.is_closed or (invoice.total > 0 and invoice.balance <= 0)
+    # Not `is_closed` alone: a lapsed hold's voided invoice is closed too, and unpaid.
+    return invoice.total > 0 and invoice.balance <= 0
 
 
 def _finish_paid(session, client, invoice):
-    _save(session, amount_paid=invoice.paid or invoice.total)
+    _save(session, amount_paid=invoice.paid)
     try:
         confirmation = _confirm_upstream(session, client)
     except errors.SlotUnavailableError:
@@ -681,7 +687,12 @@ def sweep(now=None):
     done = {"confirmed": 0, "expired": 0, "abandoned": 0, "failed": 0}
     due = (
         BookingSession.objects.filter(state__in=(S.HELD, S.AWAITING_PAYMENT))
-        .filter(Q(hold_expires_at__lt=now) | Q(confirm_uncertain=True))
+        .filter(
+            Q(hold_expires_at__lt=now)
+            | Q(confirm_uncertain=True)
+            # A guest who paid and closed the tab: confirm while the hold still stands.
+            | Q(state=S.AWAITING_PAYMENT, updated_at__lt=now - timedelta(seconds=PAYMENT_CHECK))
+        )
         .filter(Q(busy_until__isnull=True) | Q(busy_until__lt=now))
         .select_related("center", "organization", "widget")
         .order_by("hold_expires_at")[:SWEEP_BATCH]
