@@ -1,5 +1,6 @@
 """Forms of the booking app: the owner's widget form, the guest's details in the funnel."""
 
+import functools
 import zoneinfo
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -372,6 +373,12 @@ class WidgetForm(forms.Form):
 # --- The guest funnel ----------------------------------------------------------------------
 
 
+@functools.cache
+def _zone_names():
+    # available_timezones() walks the zone files on every call: once per process is enough.
+    return frozenset(zoneinfo.available_timezones())
+
+
 class FunnelTimezoneField(forms.CharField):
     """The guest's browser time zone (filled in by static/js/funnel.js): an IANA name, or ""
     for anything else — it only changes how times are explained, never what is booked."""
@@ -383,7 +390,7 @@ class FunnelTimezoneField(forms.CharField):
 
     def clean(self, value):
         value = (value or "").strip()[:64]
-        return value if value in zoneinfo.available_timezones() else ""
+        return value if value in _zone_names() else ""
 
 
 class DetailsForm(forms.Form):

@@ -12,6 +12,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("tenants.urls")),
     path("app/<slug:org>/", include("booking.urls")),
+    path("", include("booking.public_urls")),
 ]
 
 if settings.SANDBOX_ENABLED:
