@@ -65,6 +65,10 @@ try:
 
   Sign in:         {base}/accounts/login/      e.g. owner@lumen.example
   Agency console:  {base}/agency/glow-growth/  as ana@glowgrowth.example
+  Booking page:    {base}/b/lumen/lumenweb/
+  Example site:    {base}/sandbox/host/?utm_source=google&utm_medium=cpc&gclid=DEMO123
+                   (the widget embedded inline and as a popup button)
+  Zenoti sandbox:  {base}/sandbox/              appointments, invoices, fault knobs
   Health:          {base}/readyz
 
   Ctrl-C stops the web server and the job worker.
