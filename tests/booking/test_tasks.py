@@ -33,6 +33,8 @@ def test_schedules_exist_after_migrate(db):
     refresh = schedules["booking.tasks.refresh_catalogs"]
     assert (refresh.schedule_type, refresh.minutes) == (Schedule.MINUTES, 10)
     assert schedules["booking.tasks.prune_call_log"].schedule_type == Schedule.DAILY
+    sweeper = schedules["booking.tasks.sweep_booking_sessions"]
+    assert (sweeper.schedule_type, sweeper.minutes) == (Schedule.MINUTES, 1)
 
 
 def test_schedules_are_created_once_and_come_back_when_deleted(db):
