@@ -100,10 +100,14 @@ class Busy(Exception):
 
 
 def offered_centers(widget):
-    centers = Center.objects.enabled().filter(organization=widget.organization)
-    if widget.centers.exists():
-        centers = centers.filter(widgets=widget)
-    return list(centers.order_by("name", "pk"))
+    """The enabled centers the widget offers, remembered on the widget instance: a request
+    asks several times (its steps, its template) and the answer does not change meanwhile."""
+    if not hasattr(widget, "_offered_centers"):
+        centers = Center.objects.enabled().filter(organization=widget.organization)
+        if widget.centers.exists():
+            centers = centers.filter(widgets=widget)
+        widget._offered_centers = list(centers.order_by("name", "pk"))
+    return widget._offered_centers
 
 
 def offered_services(session):
