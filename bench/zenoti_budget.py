@@ -22,36 +22,19 @@ of the database cache.
 """
 
 import argparse
-import contextlib
 import multiprocessing
 import os
 import re
-import signal
-import socket
-import subprocess
-import sys
-import tempfile
 import threading
 import time
-import urllib.request
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from _deploy import free_port, percentile, server, throwaway
+
 SOHO_ID = "0f1a5c52-2a35-4b1c-9a37-6a1d1e4f0a01"
 KEY = "sandbox-lumen-key"
 ZENOTI_LIMIT = (60, 60, 60)  # calls, window seconds, bucket
 _SERVER_TIMING = re.compile(r"dur=([0-9.]+)")
 LISTS = ("ok", "overhead", "overhead_after_token", "wait", "server", "errors")
-
-
-def percentile(values, fraction):
-    values = sorted(values)
-    if not values:
-        return float("nan")
-    position = (len(values) - 1) * fraction
-    low = int(position)
-    high = min(low + 1, len(values) - 1)
-    return values[low] + (values[high] - values[low]) * (position - low)
 
 
 def p50_p95(values):
@@ -173,40 +156,6 @@ def run_processes(base_url, processes, callers, seconds, max_calls=10**9):
 # --- the deployment under test ----------------------------------------------------------------
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def prepare_environment(workdir, cache):
-    from cryptography.fernet import Fernet
-
-    env_file = workdir / "empty.env"
-    env_file.write_text("")
-    os.environ.update(
-        {
-            "ENV_FILE": str(env_file),  # not the developer's .env
-            "DJANGO_SETTINGS_MODULE": "config.settings",
-            "DATABASE_URL": f"sqlite:///{workdir / 'bench.sqlite3'}",
-            "SECRET_KEY": "bench-" + "x" * 50,
-            "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
-            "DEBUG": "0",
-            "ALLOWED_HOSTS": "127.0.0.1,localhost",
-            "SANDBOX_ENABLED": "1",
-            "SECURE_SSL_REDIRECT": "0",
-            "STATIC_MANIFEST": "0",
-            "LOG_LEVEL": "WARNING",
-            # whitenoise looks for STATIC_ROOT, which only `collectstatic` creates.
-            "PYTHONWARNINGS": "ignore:No directory at",
-            "REDIS_URL": (os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/15")
-            if cache == "redis"
-            else "",
-        }
-    )
-    sys.path.insert(0, str(ROOT))
-
-
 def set_limit(limit, window, burst):
     from sandbox.models import SandboxOrganization
 
@@ -227,37 +176,6 @@ def forget_budget(base_url):
     cache.delete(budget_key(base_url, KEY))
 
 
-@contextlib.contextmanager
-def server(port, workers):
-    process = subprocess.Popen(  # noqa: S603 (fixed arguments)
-        [
-            str(Path(sys.executable).with_name("gunicorn")),
-            "config.wsgi",
-            f"--bind=127.0.0.1:{port}",
-            f"--workers={workers}",
-            "--worker-class=gthread",
-            "--threads=8",
-            "--log-level=warning",
-        ],
-        cwd=ROOT,
-        start_new_session=True,
-    )
-    try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)  # noqa: S310
-                break
-            except OSError:
-                if process.poll() is not None:
-                    raise SystemExit("gunicorn exited during start-up") from None
-                time.sleep(0.2)
-        yield
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--processes", type=int, default=4)
@@ -268,18 +186,8 @@ def main():
     parser.add_argument("--server-workers", type=int, default=2)
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory(prefix="chairfill-bench-") as tmp:
-        prepare_environment(Path(tmp), args.cache)
-        import django
-        from django.core.management import call_command
-
-        django.setup()
-        print("Setting up a throwaway deployment (SQLite, demo sandbox)…", flush=True)
-        call_command("migrate", verbosity=0)
-        call_command("createcachetable", verbosity=0)
-        from sandbox.demo import load_demo
-
-        load_demo()
+    print("Setting up a throwaway deployment (SQLite, demo sandbox)…", flush=True)
+    with throwaway(args.cache):
         port = free_port()
         base_url = f"http://127.0.0.1:{port}/sandbox/zenoti/v1"
         forget_budget(base_url)
