@@ -53,6 +53,7 @@ SWEEP_BATCH = 50
 PAYMENT_CHECK = 60
 MAX_PARAMS = 60
 MAX_VALUE = 500
+EMBED_MODES = {"inline": "inline", "popup": "popup", "1": "inline"}
 
 # In the guest's words.
 TAKEN = "Sorry, that time was just taken. Here are the times still free that day."
@@ -189,7 +190,8 @@ def landing_from(query, referrer=""):
         "cf_host": _bounded(query.get("cf_host", ""), 1000),
         "cookies": _json_param(query.get("cf_ck")),
         "first_touch": _json_param(query.get("cf_ft")),
-        "embed": query.get("embed") == "1",
+        # How the funnel is shown: "inline" or "popup" inside a host page, "" on its own.
+        "embed": EMBED_MODES.get(query.get("embed"), ""),
     }
 
 

@@ -231,15 +231,19 @@ def pay(request, token):
         declined = number == CARD_DECLINE
         if not declined:
             form.add_error("card_number", "This test page accepts only the test cards below.")
+    auth_failed = request.method == "GET" and request.GET.get("auth") == "failed"
     ctx = _pay_ctx(
         payment,
         form=form,
         declined=declined,
-        auth_failed=request.method == "GET" and request.GET.get("auth") == "failed",
+        auth_failed=auth_failed,
         test_cards=[
             (number, " ".join(number[i : i + 4] for i in range(0, 16, 4)), outcome)
             for number, outcome in TEST_CARDS
         ],
+        # A guest leaving after a refusal goes back with why (a hint: the caller reads the
+        # invoice to know whether anything was paid).
+        **({"cancel_url": _back_to(payment, "declined")} if declined or auth_failed else {}),
     )
     return _payment_page(request, "sandbox/pay.html", ctx)
 
@@ -288,4 +292,11 @@ def host(request):
         "may_frame": widget is not None and origin in embed_origins(widget),
         "campaign_links": CAMPAIGN_LINKS,
     }
-    return render(request, "sandbox/host.html", ctx)
+    response = render(request, "sandbox/host.html", ctx)
+    # The funnel may live on another origin (SITE_URL) than this page: let it be framed.
+    site = normalise_origin(settings.SITE_URL)
+    response._csp_config = {
+        **settings.SECURE_CSP,
+        "frame-src": [CSP.SELF, site] if site else [CSP.SELF],
+    }
+    return response

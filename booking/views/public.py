@@ -167,7 +167,7 @@ def _start_url(widget, landing=None):
         "booking-funnel-start", kwargs={"org": widget.organization.slug, "widget": widget.code}
     )
     landing = landing or {}
-    query = {"embed": "1"} if landing.get("embed") else {}
+    query = {"embed": landing["embed"]} if landing.get("embed") else {}
     if landing.get("cf_host"):
         query["cf_host"] = landing["cf_host"]
     return f"{url}?{urlencode(query)}" if query else url
@@ -180,7 +180,7 @@ def _unavailable(request, widget):
         "widget": widget,
         "title": f"Online booking isn't available · {widget.organization.public_name}",
         "theme_url": _theme_url(widget),
-        "embedded": request.GET.get("embed") == "1",
+        "embedded": funnel.EMBED_MODES.get(request.GET.get("embed"), ""),
         "site_url": settings.SITE_URL,
     }
     return render(request, "booking/funnel/unavailable.html", ctx, status=404)
@@ -262,11 +262,13 @@ def _see_other(url):
 
 
 def _embedded(request, session):
-    """Shown inside the salon's iframe: the loader asked for it, and the browser does not say
-    this is a top-level page (the payment return is: the guest paid in the top window)."""
-    if not session.landing.get("embed"):
-        return False
-    return request.headers.get("Sec-Fetch-Dest", "iframe") != "document"
+    """ "inline" or "popup" when shown inside the salon's iframe: the loader asked for it, and
+    the browser does not say this is a top-level page (the payment return is: the guest paid
+    in the top window); else ""."""
+    mode = session.landing.get("embed") or ""
+    if not mode or request.headers.get("Sec-Fetch-Dest", "iframe") == "document":
+        return ""
+    return mode
 
 
 def _progress(step, flow):

@@ -91,6 +91,10 @@
     watchHeight();
     document.addEventListener("htmx:afterSettle", function () {
       refresh();
+      // The new step's heading, for screen readers and keyboards (an autofocus attribute
+      // would be refused in a cross-origin iframe, with a console error).
+      var heading = document.querySelector("[data-autofocus]");
+      if (heading) heading.focus({ preventScroll: true });
       // A new step came in. Inline on a host page the iframe does not scroll by itself, so
       // the loader brings its top into view, as show:window:top does on the direct link.
       post({ type: "chairfill:top" });

@@ -65,7 +65,7 @@
 
   function funnelUrl() {
     var params = hostParams(), cookies = readCookies(), touch = firstTouch(params);
-    var ours = [["embed", "1"], ["cf_host", cut(where.href, 1000)], ["cf_ref", cut(d.referrer, 1000)]];
+    var ours = [["embed", mode === "popup" ? "popup" : "inline"], ["cf_host", cut(where.href, 1000)], ["cf_ref", cut(d.referrer, 1000)]];
     if (cookies) ours.push(["cf_ck", JSON.stringify(cookies)]);
     if (touch) ours.push(["cf_ft", cut(JSON.stringify(touch), 2100)]);
     var url = config.url + "?" + ours.map(function (pair) {

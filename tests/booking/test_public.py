@@ -148,7 +148,7 @@ def test_the_link_starts_a_session_and_sends_the_guest_to_the_first_step(client,
     assert session.landing["embed"] and session.landing["params"] == {"utm_source": "google"}
     page = client.get(url)
     assert page.status_code == 200
-    assert '<html lang="en" data-embed="1">' in text(page)
+    assert '<html lang="en" data-embed="inline">' in text(page)
     assert 'data-origin="https://salon.example"' in text(page)
     assert 'data-chairfill-event="widget_opened"' in text(page)
     assert "Women's Haircut & Style" in unescaped(page) and "$85" in text(page)
@@ -581,7 +581,7 @@ def test_an_ended_session_offers_a_new_booking(client, widget):
     page = client.get(step_url(session, "done"))
     body = unescaped(page)
     assert "This booking timed out" in body and "Start a new booking" in body
-    assert f'href="{start_url(widget)}?embed=1&cf_host=https%3A%2F%2Fsalon.example%2F"' in body
+    assert f'href="{start_url(widget)}?embed=inline&cf_host=https%3A%2F%2Fsalon.example%2F"' in body
     assert "calendar.ics" not in body
 
 

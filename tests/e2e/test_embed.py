@@ -153,7 +153,7 @@ def test_inline_iframe_gets_the_host_pages_url_parameters_and_ad_cookies(page, l
     assert f"{src.scheme}://{src.netloc}{src.path}" == settings.SITE_URL + "/b/lumen/lumenweb/"
 
     query = received_query(page)
-    assert query["embed"] == ["1"]
+    assert query["embed"] == ["inline"]
     assert query["cf_host"] == [live_server.url + landing]
     assert query["cf_ref"] == [""]
     assert query["utm_source"] == ["google"]
@@ -329,7 +329,7 @@ def test_popup_button_opens_a_dialog_with_the_funnel(page, widget, shot):
     expect(dialog).to_be_visible()
     expect(page.get_by_role("button", name="Close")).to_be_focused()
     frame = funnel_frame(page)
-    assert json.loads(frame.locator("#query").text_content())["embed"] == ["1"]
+    assert json.loads(frame.locator("#query").text_content())["embed"] == ["popup"]
     page.wait_for_function("() => window.__events.length === 1")
     assert page.evaluate("window.__events[0].target") == "lumenweb"  # raised on the button
     box = page.locator("dialog iframe").bounding_box()
