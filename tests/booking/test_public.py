@@ -631,5 +631,6 @@ def test_the_theme_stylesheet_carries_the_validated_branding(client, widget):
     ink = re.search(r"--brand-ink:(#\w{6})", body)[1]
     assert ink != "#fde047"
     # A value that slipped past validation never reaches the stylesheet.
-    Widget.objects.filter(pk=widget.pk).update(brand_color="red;}body{display:none")
-    assert "display:none" not in text(client.get(theme_url.split("?")[0]))
+    # (Seven characters: the column's length, so PostgreSQL stores it as SQLite would.)
+    Widget.objects.filter(pk=widget.pk).update(brand_color="red;}a{")
+    assert "red;}" not in text(client.get(theme_url.split("?")[0]))

@@ -3,7 +3,9 @@
 import re
 
 import pytest
+from django.conf import settings
 
+from booking.embed import normalise_origin
 from booking.models import Widget
 
 
@@ -46,10 +48,9 @@ def test_host_page_has_no_inline_script_and_keeps_the_sites_policy(client, widge
     assert scripts and all(" src=" in attributes for attributes in scripts)
     assert "style=" not in html
     policy = response.headers["Content-Security-Policy"]
-    # Framing our own funnel needs no exception: default-src 'self' covers same-origin frames.
-    assert (
-        "default-src 'self'" in policy and "frame-src" not in policy and "child-src" not in policy
-    )
+    # Only framing gets an exception: our funnel, on this origin or on SITE_URL's.
+    assert "default-src 'self'" in policy and "child-src" not in policy
+    assert f"frame-src 'self' {normalise_origin(settings.SITE_URL)}" in policy
     assert "frame-ancestors 'none'" in policy
 
 
