@@ -30,6 +30,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django_q.tasks import async_task
 
+from attribution import events, outbox
 from attribution.sources import visit_facts
 from booking import availability, catalog, emails
 from booking.models import BookingSession, BookingState
@@ -42,6 +43,13 @@ from tenants.referral import referral_source_for
 logger = logging.getLogger(__name__)
 
 S = BookingState
+# Ending states and the booking event that announces them.
+OUTCOME_EVENTS = {
+    S.CONFIRMED: "booking_completed",
+    S.FAILED: "booking_failed",
+    S.EXPIRED: "booking_abandoned",
+    S.ABANDONED: "booking_abandoned",
+}
 # Seconds a request may hold a session while it talks to Zenoti: longer than the longest
 # step (four calls, each within ZENOTI_DEADLINE), so a live lease is never taken over.
 LEASE_SECONDS = 4 * settings.ZENOTI_DEADLINE + 10
@@ -352,14 +360,29 @@ def _save(session, **fields):
 
 
 def _release(session, state=None, **fields):
-    """Give the lease back, moving to `state` when given (checked against TRANSITIONS)."""
+    """Give the lease back, moving to `state` when given (checked against TRANSITIONS). An
+    ending state is announced (funnel event, webhook outbox) in the same transaction."""
+    announce = None
     if state is not None and state != session.state:
         if not session.can_move_to(state):
             raise ValueError(f"{session.state} → {state} is not allowed")
         fields["state"] = state
         if state in (S.FAILED, S.EXPIRED, S.ABANDONED):
             fields["ended_at"] = timezone.now()
-    _save(session, busy_until=None, **fields)
+        announce = OUTCOME_EVENTS.get(state)
+        if announce == "booking_abandoned" and session.started_at is None:
+            announce = None  # left before giving details: nothing had begun
+    with transaction.atomic():
+        _save(session, busy_until=None, **fields)
+        if announce:
+            _announce(session, announce)
+
+
+def _announce(session, event_type):
+    """A booking event: a funnel event for analytics and an outbox row for webhooks. Call it
+    inside the transaction of the state change."""
+    outbox.emit(session, event_type)
+    events.record(session, event_type)
 
 
 def _wait_for_lease(session, seconds):
@@ -484,7 +507,10 @@ def begin_booking(session):
     and hold the chosen time. → HELD (review), or back to a step with the reason."""
     if not _claim(session, (S.DETAILS,)):
         return _after_waiting(session)
-    _save(session, started_at=session.started_at or timezone.now())
+    if session.started_at is None:
+        with transaction.atomic():
+            _save(session, started_at=timezone.now())
+            _announce(session, "booking_started")
     try:
         with client_for(session.center) as client:
             _guest(session, client)
@@ -715,9 +741,19 @@ def sweep(now=None):
     for session_id in emails.resend_unsent(now):
         async_task("booking.tasks.send_booking_confirmation", session_id)
     idle_since = now - timedelta(hours=settings.BOOKING_SESSION_IDLE_HOURS)
-    done["abandoned"] = BookingSession.objects.filter(
+    idle = BookingSession.objects.filter(
         state__in=(S.BROWSING, S.DETAILS), updated_at__lt=idle_since
-    ).update(state=S.ABANDONED, ended_at=now, updated_at=now)
+    )
+    # Sessions that never began a booking end quietly, in bulk; the others are announced.
+    done["abandoned"] = idle.filter(started_at__isnull=True).update(
+        state=S.ABANDONED, ended_at=now, updated_at=now
+    )
+    for session in idle.filter(started_at__isnull=False).select_related(
+        "center", "organization", "widget"
+    )[:SWEEP_BATCH]:
+        if _claim(session, (S.BROWSING, S.DETAILS)):
+            _release(session, S.ABANDONED)
+            done["abandoned"] += 1
     return done
 
 

@@ -199,6 +199,12 @@ class BookingSession(models.Model):
     # embed loader handed over.
     landing = models.JSONField(default=dict, blank=True)
     referral_source_id = models.CharField(max_length=64, blank=True)
+    # Attribution (attribution.touches): the first non-direct visit, locked once set, and the
+    # last non-direct one; each {"at", "landing_url", "host_url", "referrer", "params",
+    # "cookies", "source", "medium", "campaign", "network", "device"}.
+    first_touch = models.JSONField(default=dict, blank=True)
+    last_touch = models.JSONField(default=dict, blank=True)
+    first_touch_at = models.DateTimeField(null=True, blank=True)
 
     # Zenoti's side, step by step.
     zenoti_guest_id = models.CharField(max_length=64, blank=True)
