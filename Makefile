@@ -33,6 +33,8 @@ migrate: $(VENV)/.installed .env
 
 # The demo's centers call the sandbox on this same server, so SITE_URL follows HOST and PORT.
 demo: export SITE_URL = http://$(HOST):$(PORT)
+# Lumen's demo webhook endpoint is the sandbox's receiver on this same (local) server.
+demo: export WEBHOOK_ALLOW_PRIVATE_NETWORKS = 1
 demo: migrate
 	$(PY) manage.py seed_demo
 	@$(PY) scripts/demo.py $(HOST) $(PORT)

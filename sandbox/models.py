@@ -6,6 +6,7 @@ Times are stored as aware datetimes (UTC in the database); the API speaks center
 datetimes, converted by `Center.local` / `Center.aware`.
 """
 
+import json
 import uuid
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -438,3 +439,29 @@ class Payment(models.Model):
 
     def __str__(self):
         return f"Payment {self.token}"
+
+
+class ReceivedWebhook(models.Model):
+    """A webhook Chairfill sent to the sandbox's receiver (/sandbox/receiver/): the demo's
+    stand-in for a customer's endpoint, which checks each signature as a customer would."""
+
+    received_at = models.DateTimeField(auto_now_add=True)
+    webhook_id = models.CharField(max_length=100, blank=True)
+    event_type = models.CharField(max_length=40, blank=True)
+    headers = models.JSONField(default=dict)
+    body = models.TextField()
+    verified = models.BooleanField(default=False)
+    verify_error = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-pk"]
+
+    def __str__(self):
+        return f"{self.event_type or 'webhook'} {self.webhook_id}"
+
+    @property
+    def payload(self):
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            return {}

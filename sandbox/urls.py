@@ -19,4 +19,5 @@ urlpatterns = [
     path("pay/<uuid:token>/authenticate/", views.pay_authenticate, name="sandbox-pay-authenticate"),
     path("zenoti/v1/<path:path>", api.endpoint, name="sandbox-api"),
     path("host/", views.host, name="sandbox-host"),
+    path("receiver/", views.receiver, name="sandbox-receiver"),
 ]

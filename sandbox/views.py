@@ -2,16 +2,19 @@
 limit, recent appointments and invoices), the guest-facing hosted payment page and an example
 salon website embedding the demo widget."""
 
+import json
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.db import transaction
-from django.http import HttpResponseBadRequest, HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.csp import CSP
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from booking.embed import embed_origins, normalise_origin
@@ -19,7 +22,13 @@ from booking.models import Widget
 from sandbox import actions, clock, ratelimit
 from sandbox.demo import DEMO_WIDGET_CODE
 from sandbox.forms import CardForm, FaultsForm, RateLimitForm
-from sandbox.models import Appointment, Invoice, Payment, SandboxOrganization
+from sandbox.models import (
+    Appointment,
+    Invoice,
+    Payment,
+    ReceivedWebhook,
+    SandboxOrganization,
+)
 
 RECENT = 25
 
@@ -300,3 +309,62 @@ def host(request):
         "frame-src": [CSP.SELF, site] if site else [CSP.SELF],
     }
     return response
+
+
+# --- Webhook receiver --------------------------------------------------------------------
+
+RECEIVED_SHOWN = 50
+SIGNATURE_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
+
+
+def _verify(request, body):
+    """Check the signature with the independent `standardwebhooks` library, using the secrets
+    of the endpoint(s) registered for this URL — what a customer's receiver would do."""
+    try:
+        from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+    except ImportError:
+        return False, "the standardwebhooks package is not installed"
+    from attribution.models import WebhookEndpoint
+
+    headers = {name: request.headers.get(name, "") for name in SIGNATURE_HEADERS}
+    endpoints = WebhookEndpoint.objects.filter(url=request.build_absolute_uri())
+    for endpoint in endpoints:
+        for secret in endpoint.secrets_at():
+            try:
+                Webhook(secret).verify(body, headers)
+            except WebhookVerificationError:
+                continue
+            return True, ""
+    if not endpoints:
+        return False, "no endpoint is registered for this address"
+    return False, "signature does not match the endpoint's secret"
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def receiver(request):
+    """POST: a webhook from Chairfill, stored with whether its signature verified. GET: the
+    list (sign in first)."""
+    if request.method == "POST":
+        body = request.body.decode("utf-8", errors="replace")
+        verified, error = _verify(request, request.body)
+        try:
+            event_type = json.loads(body).get("type", "")
+        except (ValueError, AttributeError):
+            event_type = ""
+        ReceivedWebhook.objects.create(
+            webhook_id=request.headers.get("webhook-id", "")[:100],
+            event_type=str(event_type)[:40],
+            headers={name: request.headers.get(name, "") for name in SIGNATURE_HEADERS},
+            body=body,
+            verified=verified,
+            verify_error=error,
+        )
+        return HttpResponse(status=204)
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    ctx = {
+        "received": ReceivedWebhook.objects.all()[:RECEIVED_SHOWN],
+        "receiver_url": request.build_absolute_uri(),
+    }
+    return render(request, "sandbox/receiver.html", ctx)

@@ -69,6 +69,7 @@ try:
   Example site:    {base}/sandbox/host/?utm_source=google&utm_medium=cpc&gclid=DEMO123
                    (the widget embedded inline and as a popup button)
   Zenoti sandbox:  {base}/sandbox/              appointments, invoices, fault knobs
+  Webhooks:        {base}/sandbox/receiver/     signed deliveries, checked with standardwebhooks
   Health:          {base}/readyz
 
   Ctrl-C stops the web server and the job worker.

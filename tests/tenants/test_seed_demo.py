@@ -99,3 +99,15 @@ def test_seed_demo_refuses_to_run_in_production(db, settings):
     with pytest.raises(CommandError, match="only with DEBUG=1"):
         call_command("seed_demo")
     assert not User.objects.exists()
+
+
+def test_lumen_webhooks_go_to_the_sandbox_receiver_once(db, settings):
+    from attribution.models import WebhookEndpoint
+
+    settings.SITE_URL = "http://127.0.0.1:8000"
+    call_command("seed_demo")
+    call_command("seed_demo")
+    endpoint = WebhookEndpoint.objects.get()
+    assert endpoint.organization.slug == "lumen"
+    assert endpoint.url == "http://127.0.0.1:8000/sandbox/receiver/"
+    assert endpoint.wants("booking_started") and endpoint.wants("booking_completed")

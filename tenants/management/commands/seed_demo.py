@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
+from attribution.models import WebhookEndpoint, WebhookEventType
 from booking.models import Widget
 from sandbox.demo import DEMO_WIDGET_CODE
 from tenants.models import (
@@ -131,6 +132,21 @@ def seed_widget(organization):
     return widget
 
 
+def seed_webhook_endpoint(organization):
+    """A webhook endpoint pointing at the sandbox's receiver, which checks every signature:
+    booking through the demo shows signed deliveries arriving."""
+    url = f"{settings.SITE_URL}/sandbox/receiver/"
+    endpoint = WebhookEndpoint.objects.filter(organization=organization, url=url).first()
+    if endpoint is None:
+        endpoint = WebhookEndpoint(organization=organization, url=url)
+    endpoint.description = "Sandbox receiver (demo)"
+    endpoint.event_types = list(WebhookEventType.values)
+    endpoint.enabled = True
+    endpoint.disabled_reason = ""
+    endpoint.save()
+    return endpoint
+
+
 class Command(BaseCommand):
     help = "Create (or refresh) the demo agency, organizations and users; prints how to sign in."
 
@@ -179,6 +195,8 @@ class Command(BaseCommand):
                 )
 
         widget = seed_widget(organizations["lumen"])
+        if settings.SANDBOX_ENABLED:
+            seed_webhook_endpoint(organizations["lumen"])
 
         for email, name, org_slug, role in USERS:
             user = User.objects.filter(email=email).first() or User(email=email)
@@ -206,6 +224,9 @@ class Command(BaseCommand):
         if settings.SANDBOX_ENABLED:
             self.stdout.write(f"Example site embedding it: {settings.SITE_URL}/sandbox/host/")
             self.stdout.write(f"Demo centers call the Zenoti sandbox at {sandbox_api_url()}.")
+            self.stdout.write(
+                f"Lumen's webhooks go to the sandbox receiver: {settings.SITE_URL}/sandbox/receiver/"
+            )
         else:
             self.stdout.write(
                 self.style.WARNING(
