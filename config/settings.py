@@ -325,6 +325,11 @@ BOOKING_SESSION_IDLE_HOURS = env_int("BOOKING_SESSION_IDLE_HOURS", 24)
 # knobs), mounted at /sandbox/. On in development and the demo; off in production.
 SANDBOX_ENABLED = env_bool("SANDBOX_ENABLED", DEBUG)
 
+# Outgoing webhooks refuse URLs that point into private networks (loopback, 10/8, the cloud
+# metadata address, …) so a customer's endpoint can't reach our own services. On only for
+# development, the demo and tests, whose receivers listen on this machine; it also allows http://.
+WEBHOOK_ALLOW_PRIVATE_NETWORKS = env_bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", False)
+
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
 if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
     raise ImproperlyConfigured("LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL.")
