@@ -27,11 +27,11 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 from django_q.tasks import async_task
 
-from attribution import events, outbox
-from attribution.sources import visit_facts
+from attribution import events, outbox, touches
 from booking import availability, catalog, emails
 from booking.models import BookingSession, BookingState
 from booking.services import client_for
@@ -167,7 +167,8 @@ def take_problem(session):
 
 
 def _bounded(value, limit=MAX_VALUE):
-    return str(value)[:limit]
+    # Without control characters: PostgreSQL's jsonb refuses a NUL anywhere in a document.
+    return touches.clean(value, limit)
 
 
 def _json_param(raw):
@@ -198,18 +199,34 @@ def landing_from(query, referrer=""):
         "cf_host": _bounded(query.get("cf_host", ""), 1000),
         "cookies": _json_param(query.get("cf_ck")),
         "first_touch": _json_param(query.get("cf_ft")),
+        "last_touch": _json_param(query.get("cf_lt")),
         # How the funnel is shown: "inline" or "popup" inside a host page, "" on its own.
         "embed": EMBED_MODES.get(query.get("embed"), ""),
     }
 
 
-def start_session(widget, query, *, referrer=""):
+def start_session(widget, query, *, referrer="", user_agent=""):
     centers = offered_centers(widget)
+    landing = landing_from(query, referrer)
+    # The widget's own link, as the guest opened it (the landing page when not embedded).
+    link = reverse("booking-funnel-start", args=[widget.organization.slug, widget.code])
+    landing["url"] = f"{settings.SITE_URL}{link}" + (
+        f"?{urlencode(landing['params'])}" if landing["params"] else ""
+    )
+    now = timezone.now()
+    first_touch, last_touch, first_touch_at = touches.capture(
+        landing, user_agent=user_agent, now=now
+    )
     return BookingSession.objects.create(
         organization=widget.organization,
         widget=widget,
-        landing=landing_from(query, referrer),
+        landing=landing,
+        first_touch=first_touch,
+        last_touch=last_touch,
+        first_touch_at=first_touch_at,
         center=centers[0] if len(centers) == 1 else None,
+        created_at=now,
+        updated_at=now,
     )
 
 
@@ -411,9 +428,8 @@ def _aware(session, naive):
 
 
 def _referral_source(session):
-    landing = session.landing or {}
-    url = "/?" + urlencode(landing.get("params") or {})
-    facts = visit_facts(url, landing.get("referrer", ""))
+    """The rules see the last non-direct touch: the visit that brought the guest to book."""
+    facts = touches.rule_facts(session.last_touch or session.first_touch or {})
     return referral_source_for(session.organization, facts).source_id or None
 
 

@@ -12,6 +12,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("tenants.urls")),
     path("app/<slug:org>/", include("booking.urls")),
+    path("app/<slug:org>/", include("attribution.urls")),
+    path("app/<slug:org>/", include("attribution.webhook_urls")),
     path("", include("booking.public_urls")),
 ]
 

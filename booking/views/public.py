@@ -24,6 +24,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import push_url
 
+# As funnel_events: the views' own `events` are the host page's.
+from attribution import events as funnel_events
 from booking import embed, funnel
 from booking.forms import DetailsForm, FunnelTimezoneField
 from booking.models import BookingSession, BookingState, Widget
@@ -507,6 +509,7 @@ def _time_ctx(request, session, ctx):
     events = list(ctx["events"])
     if request.GET.get("day") and ctx["partial"]:  # the guest picked a day in the strip
         events.append(_event("date_selected", date=day.isoformat()))
+        funnel_events.record(session, "date_selected")
     guest_zone = _guest_zone(request, session)
     return {
         "day": day,
@@ -658,7 +661,10 @@ def start(request, org, widget):
     if not _bookable(widget) or not funnel.offered_centers(widget):
         return _finish(_unavailable(request, widget), widget)
     session = funnel.start_session(
-        widget, request.GET, referrer=request.META.get("HTTP_REFERER", "")
+        widget,
+        request.GET,
+        referrer=request.META.get("HTTP_REFERER", ""),
+        user_agent=request.headers.get("User-Agent", ""),
     )
     return _finish(_see_other(_step_url(session, funnel.current_step(session))), widget)
 
@@ -714,6 +720,7 @@ def _opened(request, session, flow):
     fresh = session.state == S.BROWSING and not session.service_id
     if request.htmx or not fresh or funnel.current_step(session) != first:
         return []
+    funnel_events.record(session, "widget_viewed")
     return [_event("widget_opened")]
 
 
@@ -736,6 +743,7 @@ def step_service(request, session, flow):
             currency=CURRENCY,
         )
     ]
+    funnel_events.record(session, "service_selected", service_id=service.id)
     if service.id.lower() == session.service_id.lower():
         return _go(request, session, _next_after("service", flow), flow=flow, events=events)
     try:
@@ -763,6 +771,9 @@ def step_provider(request, session, flow):
                 request, session, "provider", flow, status=400, problem=_PICK["provider"]
             )
     events = [_event("provider_selected", provider=therapist.name if therapist else "anyone")]
+    funnel_events.record(
+        session, "provider_selected", therapist_id=therapist.id if therapist else ""
+    )
     same = session.provider_chosen and session.therapist_id.lower() == (
         therapist.id.lower() if therapist else ""
     )
@@ -790,6 +801,7 @@ def step_time(request, session, flow):
         _event("time_selected", date=local_start.date().isoformat(), time=f"{local_start:%H:%M}")
     ]
     if local_start == session.local_start:
+        funnel_events.record(session, "time_selected")
         return _go(request, session, "details", flow=flow, events=events)
     try:
         outcome = funnel.choose_time(session, local_start)
@@ -801,6 +813,7 @@ def step_time(request, session, flow):
             request, session, outcome.step, flow=flow, problem=outcome.problem,
             day=local_start.date(),
         )  # fmt: skip
+    funnel_events.record(session, "time_selected")
     return _go(request, session, outcome.step, flow=flow, events=events)
 
 

@@ -4,7 +4,7 @@
   "use strict";
   var EVENTS = ["widget_opened", "service_selected", "provider_selected", "date_selected",
     "time_selected", "booking_started", "booking_submitted", "booking_completed", "booking_failed"];
-  var FIRST_TOUCH = "chairfill_ft";
+  var FIRST_TOUCH = "chairfill_ft", LAST_TOUCH = "chairfill_lt";
 
   function log(kind, name, detail) {
     var list = document.getElementById("events-log");
@@ -46,7 +46,10 @@
     showFirstTouch();
     var forget = document.getElementById("forget-first-touch");
     if (forget) forget.addEventListener("click", function () {
-      try { window.localStorage.removeItem(FIRST_TOUCH); } catch (e) {}
+      try {
+        window.localStorage.removeItem(FIRST_TOUCH);
+        window.localStorage.removeItem(LAST_TOUCH);
+      } catch (e) {}
       showFirstTouch();
     });
   });

@@ -1,6 +1,6 @@
 /* Chairfill embed loader, served per widget at /w/<code>.js. Shows the booking funnel in an
    inline iframe or behind a popup button, hands the iframe what only the host page can read
-   (its URL, referrer, ad cookies, first touch), sizes the iframe to its content and re-raises
+   (its URL, referrer, ad cookies, first and last touch), sizes the iframe to its content and re-raises
    the funnel's events on the host page. No dependencies; styles go through element.style
    (CSSOM), which a host page's CSP allows even when it forbids inline styles. */
 (function (w, d, config) {
@@ -11,7 +11,7 @@
     "_ttp", "ttclid", "li_fat_id", "_rdt_cid", "_epik", "_scid"];
   var CLICK_IDS = ["gclid", "gbraid", "wbraid", "gclsrc", "dclid", "fbclid", "msclkid", "ttclid",
     "li_fat_id", "twclid", "sccid", "epik", "rdt_cid", "yclid", "tblci", "obclid", "mc_cid"];
-  var FIRST_TOUCH = "chairfill_ft";
+  var FIRST_TOUCH = "chairfill_ft", LAST_TOUCH = "chairfill_lt";
   var MAX_URL = 6000;
   var script = d.currentScript, where = w.location;
   var mode = (script && script.getAttribute("data-mode")) || config.mode;
@@ -44,30 +44,41 @@
     return any ? found : null;
   }
 
+  function stored(key) {
+    var value = null;
+    try { value = JSON.parse(w.localStorage.getItem(key)); } catch (e) {}
+    return value && typeof value === "object" ? value : null;
+  }
+  function store(key, touch) {
+    try { w.localStorage.setItem(key, JSON.stringify(touch)); } catch (e) {}
+  }
+
   // A visit is "non-direct" when an ad or campaign brought it (utm_* or a click id in the URL)
   // or another site linked to it. The first such visit is kept in the host's own storage and
-  // never overwritten, so a guest who comes back directly a week later keeps their source.
-  function firstTouch(params) {
-    var stored = null, referrer = d.referrer, host = where.hostname.replace(/^www\./, "");
-    try { stored = JSON.parse(w.localStorage.getItem(FIRST_TOUCH)); } catch (e) {}
-    if (stored && typeof stored === "object") return stored;
+  // never overwritten, so a guest who comes back directly a week later keeps their source;
+  // the last one is overwritten by each non-direct visit, never by a direct one.
+  function touches(params) {
+    var referrer = d.referrer, host = where.hostname.replace(/^www\./, "");
     var campaign = params.some(function (pair) {
       var name = pair[0].toLowerCase();
       return name.indexOf("utm_") === 0 || CLICK_IDS.indexOf(name) >= 0;
     });
     var elsewhere = false;
     try { elsewhere = !!referrer && new URL(referrer).hostname.replace(/^www\./, "") !== host; } catch (e) {}
-    if (!campaign && !elsewhere) return null;
+    var first = stored(FIRST_TOUCH);
+    if (!campaign && !elsewhere) return { first: first, last: stored(LAST_TOUCH) };
     var touch = { url: cut(where.href, 1000), referrer: cut(referrer, 1000), ts: new Date().toISOString() };
-    try { w.localStorage.setItem(FIRST_TOUCH, JSON.stringify(touch)); } catch (e) {}
-    return touch;
+    if (!first) store(FIRST_TOUCH, first = touch);
+    store(LAST_TOUCH, touch);
+    return { first: first, last: touch };
   }
 
   function funnelUrl() {
-    var params = hostParams(), cookies = readCookies(), touch = firstTouch(params);
+    var params = hostParams(), cookies = readCookies(), touch = touches(params);
     var ours = [["embed", mode === "popup" ? "popup" : "inline"], ["cf_host", cut(where.href, 1000)], ["cf_ref", cut(d.referrer, 1000)]];
     if (cookies) ours.push(["cf_ck", JSON.stringify(cookies)]);
-    if (touch) ours.push(["cf_ft", cut(JSON.stringify(touch), 2100)]);
+    if (touch.first) ours.push(["cf_ft", cut(JSON.stringify(touch.first), 2100)]);
+    if (touch.last) ours.push(["cf_lt", cut(JSON.stringify(touch.last), 2100)]);
     var url = config.url + "?" + ours.map(function (pair) {
       return pair[0] + "=" + encodeURIComponent(pair[1]);
     }).join("&");

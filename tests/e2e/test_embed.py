@@ -383,5 +383,5 @@ def test_sandbox_host_page_lists_the_widgets_events(page, live_server, settings,
     expect(page.get_by_role("dialog")).to_be_visible()
     expect(log.locator("[data-event='chairfill:widget_opened']")).to_have_count(2)
     page.keyboard.press("Escape")
-    page.get_by_role("button", name="Forget the stored first visit").click()
+    page.get_by_role("button", name="Forget the stored visits").click()
     expect(page.locator("#first-touch-status")).to_have_text("No first visit stored.")
