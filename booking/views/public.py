@@ -685,6 +685,19 @@ def _next_after(step, flow):
     return flow[flow.index(step) + 1]
 
 
+def _choose(request, session, flow, step, same, choose, choice, events=()):
+    """After a valid `choice` on `step`: the same choice again moves on (keeping a hold);
+    a new one is saved by `choose(session, choice)` and leads to wherever the session now
+    stands."""
+    if same:
+        return _go(request, session, _next_after(step, flow), flow=flow, events=events)
+    try:
+        choose(session, choice)
+    except funnel.Busy:
+        return _busy(request, session, flow)
+    return _go(request, session, funnel.current_step(session), flow=flow, events=events)
+
+
 def _busy(request, session, flow):
     session.refresh_from_db()
     return _go(
@@ -705,13 +718,8 @@ def step_center(request, session, flow):
     center = next((c for c in funnel.offered_centers(session.widget) if c.code == code), None)
     if center is None:
         return _render(request, session, "center", flow, status=400, problem=_PICK["center"])
-    if center.pk == session.center_id:
-        return _go(request, session, _next_after("center", flow), flow=flow)
-    try:
-        funnel.choose_center(session, center)
-    except funnel.Busy:
-        return _busy(request, session, flow)
-    return _go(request, session, funnel.current_step(session))
+    same = center.pk == session.center_id
+    return _choose(request, session, flow, "center", same, funnel.choose_center, center)
 
 
 def _opened(request, session, flow):
@@ -744,13 +752,8 @@ def step_service(request, session, flow):
         )
     ]
     funnel_events.record(session, "service_selected", service_id=service.id)
-    if service.id.lower() == session.service_id.lower():
-        return _go(request, session, _next_after("service", flow), flow=flow, events=events)
-    try:
-        funnel.choose_service(session, service)
-    except funnel.Busy:
-        return _busy(request, session, flow)
-    return _go(request, session, funnel.current_step(session), flow=flow, events=events)
+    same = service.id.lower() == session.service_id.lower()
+    return _choose(request, session, flow, "service", same, funnel.choose_service, service, events)
 
 
 @csrf_exempt
@@ -777,13 +780,9 @@ def step_provider(request, session, flow):
     same = session.provider_chosen and session.therapist_id.lower() == (
         therapist.id.lower() if therapist else ""
     )
-    if same:
-        return _go(request, session, _next_after("provider", flow), flow=flow, events=events)
-    try:
-        funnel.choose_provider(session, therapist)
-    except funnel.Busy:
-        return _busy(request, session, flow)
-    return _go(request, session, funnel.current_step(session), flow=flow, events=events)
+    return _choose(
+        request, session, flow, "provider", same, funnel.choose_provider, therapist, events
+    )
 
 
 @csrf_exempt
